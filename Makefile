@@ -1,0 +1,41 @@
+# Shuzhi: `make run` (fresh clone → running portal) and `make test`. Needs Python 3.11+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+FLASK  := $(BIN)/flask --app portal
+PORT   ?= 5000
+
+.PHONY: run setup install translations test lint bench bot clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Shuzhi needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+translations: install
+	$(BIN)/pybabel compile --use-fuzzy -d locales
+
+setup: install translations
+	$(FLASK) setup-demo
+
+run: setup
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+test: install translations
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q
+
+bench: install translations
+	$(BIN)/python bench/nlp.py
+
+bot: install
+	$(BIN)/python -m bot
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache test-output

@@ -1,0 +1,43 @@
+"""Imports every model module so ``Base.metadata`` is complete (Alembic, tests, the app)."""
+
+from __future__ import annotations
+
+from portal.accounts.models import ChannelIdentity, Role, User
+from portal.cases.models import (
+    Attachment,
+    Case,
+    CaseContact,
+    CaseEvent,
+    CaseFollower,
+    CaseTask,
+    Notification,
+)
+from portal.db import Base
+from portal.jurisdiction.models import (
+    Area,
+    Category,
+    Department,
+    RoutingRule,
+    Setting,
+    SlaProfile,
+)
+
+__all__ = [
+    "Area",
+    "Attachment",
+    "Base",
+    "Case",
+    "CaseContact",
+    "CaseEvent",
+    "CaseFollower",
+    "CaseTask",
+    "Category",
+    "ChannelIdentity",
+    "Department",
+    "Notification",
+    "Role",
+    "RoutingRule",
+    "Setting",
+    "SlaProfile",
+    "User",
+]

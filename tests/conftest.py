@@ -1,0 +1,118 @@
+"""Shared fixtures: the app on SQLite and on PostgreSQL, a session, a test client.
+
+Every test that uses ``app`` (or ``session``/``client``) runs once per backend. PostgreSQL tests
+use a private database created for this test session, so parallel runs never collide. With
+``CI=true`` an unreachable PostgreSQL is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from portal.models import Base
+
+PG_ADMIN_URL = os.environ.get(
+    "SHUZHI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SHARED_DATA = Path(
+    os.environ.get("SHUZHI_EVAL_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A private PostgreSQL database for this test session, dropped at the end."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"shuzhi_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        admin.dispose()
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required when CI=true: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_all(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One default NLP model for the whole test session (trained from the seed corpus once)."""
+    path = Path(os.environ.get("SHUZHI_TEST_MODEL_DIR") or tmp_path_factory.mktemp("model"))
+    import nlp
+
+    nlp.default_model(path)
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        from portal.db import make_engine
+
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url
+    else:
+        url = request.getfixturevalue("pg_url")
+        yield url
+        _truncate_all(url)
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path, model_dir: Path):  # type: ignore[no-untyped-def]
+    from portal import create_app
+
+    app = create_app(
+        {
+            "ENV": "testing",
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": db_url,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "NLP_MODEL_DIR": str(model_dir),
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    with app.app_context():
+        yield app
+    app.extensions["db"].dispose()
+
+
+@pytest.fixture
+def session(app):  # type: ignore[no-untyped-def]
+    """The app's scoped session inside an app context (services flush; tests commit as the edge)."""
+    from portal import get_session
+
+    return get_session()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
