@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portal.accounts.models import ChannelIdentity, Role, User
+from portal.api.models import ApiKey, IdempotencyRecord, LinkCode
 from portal.cases.models import (
     Attachment,
     Case,
@@ -23,6 +24,7 @@ from portal.jurisdiction.models import (
 )
 
 __all__ = [
+    "ApiKey",
     "Area",
     "Attachment",
     "Base",
@@ -34,6 +36,8 @@ __all__ = [
     "Category",
     "ChannelIdentity",
     "Department",
+    "IdempotencyRecord",
+    "LinkCode",
     "Notification",
     "Role",
     "RoutingRule",
