@@ -22,6 +22,7 @@ from portal.jurisdiction.models import (
     Setting,
     SlaProfile,
 )
+from portal.workbench.models import LabelledExample, ResponseTemplate, TransferRequest, Verdict
 
 __all__ = [
     "ApiKey",
@@ -37,11 +38,15 @@ __all__ = [
     "ChannelIdentity",
     "Department",
     "IdempotencyRecord",
+    "LabelledExample",
     "LinkCode",
     "Notification",
+    "ResponseTemplate",
     "Role",
     "RoutingRule",
     "Setting",
     "SlaProfile",
+    "TransferRequest",
     "User",
+    "Verdict",
 ]

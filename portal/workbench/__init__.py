@@ -1,0 +1,1 @@
+"""The department workbench: triage, dispatch, department queues, case actions, verdicts, KPIs."""
