@@ -12,6 +12,7 @@ from portal.cases.models import (
     CaseFollower,
     CaseTask,
     Notification,
+    TrackingCounter,
 )
 from portal.db import Base
 from portal.jurisdiction.models import (
@@ -46,6 +47,7 @@ __all__ = [
     "RoutingRule",
     "Setting",
     "SlaProfile",
+    "TrackingCounter",
     "TransferRequest",
     "User",
     "Verdict",

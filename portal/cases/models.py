@@ -209,3 +209,16 @@ class Notification(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # public fields only
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TrackingCounter(Base):
+    """Per-month sequence for tracking numbers (``LJ-2611-0042-7``): one row per ``YYMM``.
+
+    Incremented with a single ``UPDATE … RETURNING`` so concurrent submissions never share a
+    number (the row lock is held until the submitting transaction ends).
+    """
+
+    __tablename__ = "tracking_counters"
+
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
