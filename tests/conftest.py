@@ -116,3 +116,39 @@ def session(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
+
+
+# --- factories (see tests/factories.py) ---------------------------------------------------------
+
+
+@pytest.fixture
+def jurisdiction(session):  # type: ignore[no-untyped-def]
+    """The demo jurisdiction (portal/jurisdiction/demo.yaml) loaded into the test database."""
+    from tests.factories import load_demo_jurisdiction
+
+    return load_demo_jurisdiction(session)
+
+
+@pytest.fixture
+def make_user(session):  # type: ignore[no-untyped-def]
+    """``make_user(role="staff", department="housing", ...)`` → a committed User."""
+    from tests.factories import create_user
+
+    def make(**kwargs):  # type: ignore[no-untyped-def]
+        return create_user(session, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def make_case(session, jurisdiction, make_user):  # type: ignore[no-untyped-def]
+    """``make_case(text=..., **submit_case kwargs)`` → a committed Case submitted through the
+    intake service (by a fresh resident unless ``submitter=`` is given, ``None`` allowed)."""
+    from tests.factories import create_case
+
+    def make(text: str = "小区门口的路灯坏了一个多星期，晚上很黑，请尽快修理。", **kwargs):  # type: ignore[no-untyped-def]
+        if "submitter" not in kwargs:
+            kwargs["submitter"] = make_user()
+        return create_case(session, text=text, **kwargs)
+
+    return make

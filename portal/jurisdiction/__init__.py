@@ -1,0 +1,1 @@
+"""Jurisdiction as data: areas, departments, the category catalogue, routing rules, SLAs."""

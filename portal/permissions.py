@@ -1,0 +1,194 @@
+"""Who may see and do what: pure predicates over a user and a case, used by views and services.
+
+Predicates take the signed-in user (or ``None``/an anonymous user) and never touch the session
+themselves; relationships they read (``case.tasks``) are loaded by the ORM as needed.
+Each feature appends its own section below the core one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from portal.accounts.models import STAFF_ROLES, Role
+
+if TYPE_CHECKING:
+    from portal.accounts.models import User
+    from portal.cases.models import Case
+
+#: Groups whose cases never appear on public pages (reports about officials' conduct).
+NON_PUBLIC_GROUPS = frozenset({"G15"})
+
+#: Task states in which a department still has a share of the case.
+ACTIVE_TASK_STATES = frozenset({"open", "accepted", "done"})
+
+
+# --- core: roles ----------------------------------------------------------------------------
+
+
+def _signed_in(user: Any) -> bool:
+    return (
+        user is not None
+        and bool(getattr(user, "is_authenticated", False))
+        and bool(getattr(user, "is_active", False))
+    )
+
+
+def has_role(user: User | None, *roles: Role) -> bool:
+    return _signed_in(user) and user is not None and user.role in {str(r) for r in roles}
+
+
+def is_staff(user: User | None) -> bool:
+    """Department staff (clerk or head) attached to a department."""
+    return has_role(user, *STAFF_ROLES) and user is not None and user.department_id is not None
+
+
+def is_head(user: User | None) -> bool:
+    return has_role(user, Role.HEAD) and user is not None and user.department_id is not None
+
+
+def is_coordinator(user: User | None) -> bool:
+    return has_role(user, Role.COORDINATOR)
+
+
+def is_moderator(user: User | None) -> bool:
+    return has_role(user, Role.MODERATOR, Role.ADMIN)
+
+
+def is_admin(user: User | None) -> bool:
+    return has_role(user, Role.ADMIN)
+
+
+# --- core: cases ----------------------------------------------------------------------------
+
+
+def is_public_case(case: Case) -> bool:
+    """Whether the case may appear on public pages (masked text only, as every public case)."""
+    category = case.category
+    return category is None or category.group.code not in NON_PUBLIC_GROUPS
+
+
+def is_submitter(user: User | None, case: Case) -> bool:
+    return _signed_in(user) and user is not None and case.submitter_id == user.id
+
+
+def department_has_task(department_id: int | None, case: Case) -> bool:
+    """Whether the department has (or had, up to completion) a share of the case."""
+    if department_id is None:
+        return False
+    if case.lead_department_id == department_id:
+        return True
+    return any(
+        t.department_id == department_id and t.status in ACTIVE_TASK_STATES for t in case.tasks
+    )
+
+
+def can_view_case_internal(user: User | None, case: Case) -> bool:
+    """Raw text, exact location, internal notes: staff of a department with a task on the case,
+    coordinators and admins."""
+    if is_coordinator(user) or is_admin(user):
+        return True
+    return is_staff(user) and user is not None and department_has_task(user.department_id, case)
+
+
+def can_view_case(user: User | None, case: Case) -> bool:
+    """The public page of a case: everyone for public cases; otherwise its submitter and those
+    who may see it internally (others get a 404, never a 403)."""
+    return is_public_case(case) or is_submitter(user, case) or can_view_case_internal(user, case)
+
+
+def can_view_contact(user: User | None, case: Case) -> bool:
+    """The resident's name and phone: need-to-know only — coordinators and staff of a
+    department currently handling the case (not admins, not moderators)."""
+    if is_coordinator(user):
+        return True
+    if not is_staff(user) or user is None:
+        return False
+    return case.lead_department_id == user.department_id or any(
+        t.department_id == user.department_id and t.status in {"open", "accepted"}
+        for t in case.tasks
+    )
+
+
+def can_follow_case(user: User | None, case: Case) -> bool:
+    """Press "me too" / follow: any signed-in person who can see the case."""
+    return _signed_in(user) and can_view_case(user, case)
+
+
+# --- workbench: triage, department work, transfers, figures, verdicts -----------------------
+# Role rules for workbench actions. Status rules live in portal.workbench.services (they raise
+# InvalidTransition); these only answer "may this person, in this role, do it to this case".
+
+#: Actions of the lead department's staff (clerks and the head).
+LEAD_DEPARTMENT_ACTIONS = frozenset(
+    {"accept", "contact", "reply", "note", "request_co", "return", "transfer", "resolve", "attach"}
+)
+#: Actions of the dispatch centre (coordinators; administrators may stand in for them).
+DISPATCH_CENTRE_ACTIONS = frozenset({"dispatch", "close_invalid", "transfer", "note"})
+#: Actions of a co-handling department on its share of the case.
+CO_DEPARTMENT_ACTIONS = frozenset({"co_done", "note"})
+WORKBENCH_ACTIONS = LEAD_DEPARTMENT_ACTIONS | DISPATCH_CENTRE_ACTIONS | CO_DEPARTMENT_ACTIONS
+
+
+def is_dispatch_centre(user: User | None) -> bool:
+    """Coordinators run triage and approve transfers; administrators may stand in for them."""
+    return has_role(user, Role.COORDINATOR, Role.ADMIN)
+
+
+def leads_case(user: User | None, case: Case) -> bool:
+    """The user is a clerk or the head of the case's lead department (主办单位)."""
+    return (
+        is_staff(user)
+        and user is not None
+        and case.lead_department_id is not None
+        and user.department_id == case.lead_department_id
+    )
+
+
+def co_handles_case(user: User | None, case: Case) -> bool:
+    """The user's department has an unfinished co-handling task (协办) on the case."""
+    return (
+        is_staff(user)
+        and user is not None
+        and any(
+            t.role == "co"
+            and t.department_id == user.department_id
+            and t.status in {"open", "accepted"}
+            for t in case.tasks
+        )
+    )
+
+
+def can_use_workbench(user: User | None) -> bool:
+    """Department staff see their department's queue."""
+    return is_staff(user)
+
+
+def can_triage(user: User | None) -> bool:
+    return is_dispatch_centre(user)
+
+
+def can_decide_transfer(user: User | None) -> bool:
+    return is_dispatch_centre(user)
+
+
+def can_take_workbench_action(user: User | None, case: Case, action: str) -> bool:
+    """Role rule for one workbench action on one case (see the action sets above)."""
+    if action not in WORKBENCH_ACTIONS:
+        return False
+    if action in DISPATCH_CENTRE_ACTIONS and is_dispatch_centre(user):
+        return True
+    if action in LEAD_DEPARTMENT_ACTIONS and leads_case(user, case):
+        return True
+    return action in CO_DEPARTMENT_ACTIONS and co_handles_case(user, case)
+
+
+def can_see_department_figures(user: User | None, department_id: int | None) -> bool:
+    """A department head sees their own department's figures; the dispatch centre sees all."""
+    if is_dispatch_centre(user):
+        return department_id is not None
+    return is_head(user) and user is not None and user.department_id == department_id
+
+
+def can_give_verdict(user: User | None, case: Case) -> bool:
+    """Only the resident who submitted the case rates its resolution (回访)."""
+    return is_submitter(user, case)

@@ -1,0 +1,1 @@
+"""Routing: which department handles a case, with which co-departments, by when."""
