@@ -20,10 +20,12 @@ from portal.extensions import babel, csrf, limiter, login_manager, select_locale
 FEATURES = (
     "portal.accounts",
     "portal.cases",
+    "portal.api",
+    "portal.open311",
 )
 
 #: Feature packages whose ``cli`` module defines ``register(app)`` for ``flask --app portal ...``.
-CLI_FEATURES = ("portal.cli",)
+CLI_FEATURES = ("portal.cli", "portal.api.cli")
 
 log = logging.getLogger(__name__)
 
