@@ -22,10 +22,11 @@ FEATURES = (
     "portal.cases",
     "portal.api",
     "portal.open311",
+    "portal.workbench",
 )
 
 #: Feature packages whose ``cli`` module defines ``register(app)`` for ``flask --app portal ...``.
-CLI_FEATURES = ("portal.cli", "portal.api.cli")
+CLI_FEATURES = ("portal.cli", "portal.api.cli", "portal.workbench.cli")
 
 log = logging.getLogger(__name__)
 
