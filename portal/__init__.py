@@ -73,9 +73,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return response
 
     _register_error_handlers(app)
+    nav_providers = []
     for feature in FEATURES:
         module = importlib.import_module(f"{feature}.views")
         app.register_blueprint(module.bp)
+        if hasattr(module, "nav_items"):
+            nav_providers.append(module.nav_items)
+
+    @app.context_processor
+    def _navigation() -> dict[str, Any]:
+        """``extra_nav_items()`` in templates: links each feature offers the current user.
+
+        A feature's ``views.nav_items()`` returns ``[NavItem(label, url), ...]`` (empty when the
+        current user may not use it)."""
+
+        def extra_nav_items() -> list[Any]:
+            return [item for provider in nav_providers for item in provider()]
+
+        return {"extra_nav_items": extra_nav_items}
     for feature in CLI_FEATURES:
         importlib.import_module(feature).register(app)
     return app
