@@ -35,7 +35,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(test_config)
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(settings)
-    app.config.setdefault("MAX_CONTENT_LENGTH", 3 * settings["MAX_PHOTO_BYTES"] + 1024 * 1024)
+    if not app.config.get("MAX_CONTENT_LENGTH"):  # Flask's default is None (no limit at all)
+        app.config["MAX_CONTENT_LENGTH"] = 3 * settings["MAX_PHOTO_BYTES"] + 1024 * 1024
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai")  # dates shown to people
     app.config["BABEL_DEFAULT_LOCALE"] = "zh_Hans_CN"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(PROJECT_ROOT / "locales")
     app.config["SESSION_COOKIE_HTTPONLY"] = True

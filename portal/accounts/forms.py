@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from portal.accounts.services import (
@@ -13,7 +14,7 @@ from portal.accounts.services import (
     MIN_PASSWORD_LENGTH,
 )
 
-LANGUAGE_CHOICES = [("zh_Hans_CN", "中文（简体）"), ("en", "English")]
+LANGUAGE_CHOICES = [SelectChoice("zh_Hans_CN", "中文（简体）"), SelectChoice("en", "English")]
 
 
 class RegisterForm(FlaskForm):

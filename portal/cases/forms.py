@@ -14,6 +14,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 import nlp
@@ -24,11 +25,11 @@ MAX_CONTACT_NAME_CHARS = 60
 MAX_PHONE_CHARS = 30
 
 KIND_CHOICES = [
-    ("", _l("Let Shuzhi decide")),
-    ("complaint", _l("Complaint or problem report")),
-    ("inquiry", _l("Question")),
-    ("proposal", _l("Proposal")),
-    ("praise", _l("Praise")),
+    SelectChoice("", _l("Let Shuzhi decide")),
+    SelectChoice("complaint", _l("Complaint or problem report")),
+    SelectChoice("inquiry", _l("Question")),
+    SelectChoice("proposal", _l("Proposal")),
+    SelectChoice("praise", _l("Praise")),
 ]
 
 

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
@@ -20,8 +20,10 @@ from portal.cases.models import Case, CaseFollower
 from portal.cases.status import CLOSED, OPEN_STATUSES, RESOLVED
 from portal.db import utcnow
 from portal.jurisdiction.models import Area, Category, Department
+from portal.permissions import NON_PUBLIC_GROUPS
 
 T = TypeVar("T")
+SelectT = TypeVar("SelectT", bound=Select[Any])
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -80,6 +82,17 @@ def _with_public_relations(stmt: Select[tuple[Case]]) -> Select[tuple[Case]]:
     )
 
 
+def public_cases_only(stmt: SelectT) -> SelectT:
+    """Leave out cases of non-public groups (see ``portal.permissions.is_public_case``)."""
+    parent = aliased(Category)
+    hidden = (
+        select(Category.id)
+        .outerjoin(parent, Category.parent_id == parent.id)
+        .where(or_(Category.code.in_(NON_PUBLIC_GROUPS), parent.code.in_(NON_PUBLIC_GROUPS)))
+    )
+    return stmt.where(or_(Case.category_id.is_(None), Case.category_id.not_in(hidden)))
+
+
 def _like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -89,7 +102,7 @@ def search_cases(
     session: Session, filters: CaseFilters, *, page: int = 1, per_page: int = DEFAULT_PER_PAGE
 ) -> Page[Case]:
     """The public list: newest first, filtered by catalogue, status, department, street, overdue."""
-    stmt = select(Case)
+    stmt = public_cases_only(select(Case))
     if filters.category:
         stmt = stmt.join(Category, Case.category_id == Category.id).where(
             Category.code == filters.category
@@ -131,8 +144,8 @@ def search_cases(
 
 
 def recent_cases(session: Session, limit: int = 8) -> Sequence[Case]:
-    stmt = _with_public_relations(select(Case).order_by(Case.created_at.desc(), Case.id.desc()))
-    return session.scalars(stmt.limit(limit)).all()
+    stmt = public_cases_only(select(Case).order_by(Case.created_at.desc(), Case.id.desc()))
+    return session.scalars(_with_public_relations(stmt).limit(limit)).all()
 
 
 @dataclass(frozen=True)
@@ -144,13 +157,16 @@ class CaseCounts:
 
 
 def case_counts(session: Session) -> CaseCounts:
+    """Totals over the public cases (the same ones the public list shows)."""
     now = utcnow()
     row = session.execute(
-        select(
-            func.count(Case.id),
-            func.count(Case.id).filter(Case.status.in_(OPEN_STATUSES)),
-            func.count(Case.id).filter(Case.status.in_((RESOLVED, CLOSED))),
-            func.count(Case.id).filter(Case.status.in_(OPEN_STATUSES), Case.due_at < now),
+        public_cases_only(
+            select(
+                func.count(Case.id),
+                func.count(Case.id).filter(Case.status.in_(OPEN_STATUSES)),
+                func.count(Case.id).filter(Case.status.in_((RESOLVED, CLOSED))),
+                func.count(Case.id).filter(Case.status.in_(OPEN_STATUSES), Case.due_at < now),
+            )
         )
     ).one()
     return CaseCounts(total=row[0], open=row[1], done=row[2], overdue=row[3])

@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
+from wtforms.fields.choices import SelectChoice
 
 from portal import get_session
 from portal.cases import labels, queries
@@ -36,7 +37,8 @@ from portal.cases.services import (
     submit_case,
 )
 from portal.cases.status import STATUSES
-from portal.errors import DomainError, ValidationError
+from portal.errors import DomainError, NotFound, ValidationError
+from portal.permissions import can_follow_case, can_view_case
 
 bp = Blueprint(
     "cases",
@@ -117,6 +119,7 @@ def when(value: datetime | str | None, style: str = "medium") -> str:
 @bp.app_context_processor
 def _case_labels() -> dict[str, Any]:
     return {
+        "get_locale": get_locale,  # base.html's <html lang> and language switch
         "status_label": labels.status_label,
         "event_label": labels.event_label,
         "kind_label": labels.kind_label,
@@ -131,7 +134,11 @@ def _page_args() -> tuple[int, int]:
 
 
 def _find_case(tracking_number: str) -> Case:
-    return get_case_by_tracking_number(get_session(), tracking_number.strip().upper())
+    """The case if the current user may see it; NotFound (404, never 403) otherwise."""
+    case = get_case_by_tracking_number(get_session(), tracking_number)
+    if not can_view_case(current_user, case):
+        raise NotFound(_("No case has the tracking number %(n)s.", n=tracking_number[:30]))
+    return case
 
 
 @bp.route("/")
@@ -218,8 +225,10 @@ def new_case() -> Any:
         ), 200 if request.method == "GET" else 401
     form = IntakeForm()
     category_groups = _category_choices()
-    form.category.choices = [("", _("Let Shuzhi choose"))] + [
-        option for _group, options in category_groups for option in options
+    form.category.choices = [SelectChoice("", _("Let Shuzhi choose"))] + [
+        SelectChoice(code, label, optgroup=group)
+        for group, options in category_groups
+        for code, label in options
     ]
     if request.method == "GET":
         return render_template(
@@ -329,8 +338,15 @@ def case_detail(tracking_number: str) -> Any:
 def follow(tracking_number: str) -> Any:
     db = get_session()
     case = _find_case(tracking_number)
+    if not can_follow_case(current_user, case):
+        raise NotFound(_("No case has the tracking number %(n)s.", n=tracking_number[:30]))
     already = case.submitter_id == current_user.id or queries.is_following(db, case, current_user)
-    follow_case(db, case=case, user=current_user._get_current_object())
+    try:
+        follow_case(db, case=case, user=current_user._get_current_object())
+    except ValidationError as error:
+        db.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("cases.case_detail", tracking_number=case.tracking_number))
     db.commit()
     if already:
         flash(_("You already follow this case."), "success")
