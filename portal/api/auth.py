@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from flask import current_app, g, request
+from flask import current_app, request
 from flask_limiter.util import get_remote_address
 
 from portal.accounts.models import User
@@ -16,6 +16,7 @@ RESIDENT_HEADER = "X-Shuzhi-Resident"
 RESIDENT_NAME_HEADER = "X-Shuzhi-Resident-Name"
 DEFAULT_LIMIT_PER_KEY = "1200/minute"
 DEFAULT_LIMIT_PER_ADDRESS = "1200/minute"
+_CACHE = "shuzhi.api_key"
 
 
 class Unauthenticated(DomainError):
@@ -34,8 +35,8 @@ def bearer_token() -> str | None:
 
 
 def authenticate() -> ApiKey:
-    """The calling key (cached on ``g``); raises Unauthenticated (401)."""
-    cached = g.get("api_key")
+    """The calling key (cached for this request); raises Unauthenticated (401)."""
+    cached = request.environ.get(_CACHE)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     from portal import get_session
@@ -46,7 +47,7 @@ def authenticate() -> ApiKey:
     key = authenticate_api_key(get_session(), token)
     if key is None:
         raise Unauthenticated("This API key is unknown or has been revoked.")
-    g.api_key = key
+    request.environ[_CACHE] = key
     return key
 
 

@@ -61,7 +61,7 @@ class IdempotencyRecord(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of method, path, resident, body
     status: Mapped[str] = mapped_column(String(12), default="in_progress")  # in_progress | done
     response_status: Mapped[int | None] = mapped_column(Integer)
-    response_body: Mapped[Any] = mapped_column(JSON)
+    response_body: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

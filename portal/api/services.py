@@ -274,7 +274,8 @@ def _merge_resident(session: Session, *, from_user_id: int, to_user_id: int) -> 
     old = session.get(User, from_user_id)
     if old is not None and not others and old.email is None and old.password_hash is None:
         old.active = False  # an empty channel-only record; kept for the audit trail
-    session.expire_all()
+    session.flush()
+    session.expire_all()  # the bulk updates above bypassed the identity map
 
 
 # --- residents' cases ------------------------------------------------------------------------
@@ -384,6 +385,22 @@ def claim_idempotency_key(
         raise ValidationError(
             "Idempotency-Key must be 1 to 255 printable ASCII characters.", field="Idempotency-Key"
         )
+    for _attempt in range(3):
+        claim = _try_claim(session_factory, api_key_id=api_key_id, key=key, fingerprint=fingerprint)
+        if claim is not None:
+            return claim
+    raise Conflict(
+        _IN_PROGRESS_MESSAGE, code="idempotency_in_progress"
+    )  # pragma: no cover - the first request keeps failing and releasing its claim
+
+
+_IN_PROGRESS_MESSAGE = "A request with this Idempotency-Key is being processed; retry shortly."
+
+
+def _try_claim(
+    session_factory: sessionmaker[Session], *, api_key_id: int, key: str, fingerprint: str
+) -> IdempotencyClaim | None:
+    """One claim attempt; None when the conflicting record vanished meanwhile (try again)."""
     with session_factory() as claim_session:
         now = utcnow()
         record = IdempotencyRecord(
@@ -400,8 +417,8 @@ def claim_idempotency_key(
                 IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key
             )
         )
-        if existing is None:  # deleted (the first request failed) between our insert and select
-            raise Conflict("A request with this Idempotency-Key is being processed; retry shortly.")
+        if existing is None:  # the first request failed and released its claim meanwhile
+            return None
         if existing.fingerprint != fingerprint:
             raise ValidationError(
                 "This Idempotency-Key was already used with a different request.",
@@ -424,10 +441,7 @@ def claim_idempotency_key(
         claim_session.commit()
         if taken.rowcount == 1:
             return IdempotencyClaim(record_id=existing.id)
-        raise Conflict(
-            "A request with this Idempotency-Key is being processed; retry shortly.",
-            code="idempotency_in_progress",
-        )
+        raise Conflict(_IN_PROGRESS_MESSAGE, code="idempotency_in_progress")
 
 
 def complete_idempotency_key(

@@ -65,6 +65,19 @@ def _rate_limited(error: RateLimitExceeded) -> Any:
     return response
 
 
+def body_limit() -> int:
+    """Largest accepted request body: three photos in base64 plus the text (413 beyond)."""
+    configured = current_app.config.get("MAX_CONTENT_LENGTH")
+    if configured:
+        return int(configured)
+    return MAX_PHOTOS * current_app.config["MAX_PHOTO_BYTES"] * 4 // 3 + 256 * 1024
+
+
+@bp.before_request
+def _limit_body() -> None:
+    request.max_content_length = body_limit()
+
+
 @bp.after_request
 def _no_store(response: Any) -> Any:
     response.headers.setdefault("Cache-Control", "no-store")
