@@ -1,0 +1,66 @@
+"""The main menu and the reply-keyboard buttons, recognised in every language the bot speaks."""
+
+from __future__ import annotations
+
+from telegram import KeyboardButton, Message, ReplyKeyboardMarkup
+from telegram.ext import filters
+
+from bot.i18n import LOCALES, N_, Translate, translator
+
+MAIN_MENU = {
+    "report": N_("Report a problem"),
+    "proposal": N_("Make a proposal"),
+    "status": N_("Check a case"),
+    "mine": N_("My cases"),
+    "help": N_("Help"),
+}
+SHARE_LOCATION = N_("Share my location")
+SHARE_PHONE = N_("Share my phone number")
+NO_PHONE = N_("No phone number")
+SKIP = N_("Skip")
+NEXT = N_("Next")
+CANCEL = N_("Cancel")
+
+
+def label_matches(text: str | None, msgid: str) -> bool:
+    """Whether ``text`` is the button ``msgid`` in any of the bot's languages."""
+    if not text:
+        return False
+    text = text.strip()
+    return any(translator(locale)(msgid) == text for locale in LOCALES) or text == msgid
+
+
+def menu_choice(text: str | None) -> str | None:
+    for key, msgid in MAIN_MENU.items():
+        if label_matches(text, msgid):
+            return key
+    return None
+
+
+class LabelFilter(filters.MessageFilter):
+    """Text messages that are one of the given buttons (in any language)."""
+
+    def __init__(self, *msgids: str) -> None:
+        super().__init__(name=f"LabelFilter{msgids}")
+        self.msgids = msgids
+
+    def filter(self, message: Message) -> bool:
+        return any(label_matches(message.text, m) for m in self.msgids)
+
+
+MENU_BUTTONS = LabelFilter(*MAIN_MENU.values())
+STEP_BUTTONS = LabelFilter(SKIP, NEXT, NO_PHONE, CANCEL)
+#: Free text a resident typed (not a command, not a button of ours).
+FREE_TEXT = filters.TEXT & ~filters.COMMAND & ~MENU_BUTTONS & ~STEP_BUTTONS
+
+
+def main_menu_keyboard(_: Translate) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [
+            [KeyboardButton(_(MAIN_MENU["report"])), KeyboardButton(_(MAIN_MENU["proposal"]))],
+            [KeyboardButton(_(MAIN_MENU["status"])), KeyboardButton(_(MAIN_MENU["mine"]))],
+            [KeyboardButton(_(MAIN_MENU["help"]))],
+        ],
+        resize_keyboard=True,
+        is_persistent=True,
+    )

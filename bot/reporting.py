@@ -1,0 +1,989 @@
+"""Reporting a problem or making a proposal: from the resident's first words to a tracking number.
+
+The draft lives in ``context.user_data["draft"]`` (persisted when a state file is configured).
+Its id makes the submission's ``Idempotency-Key``, so a double tap or a retry never makes two
+cases; when the portal is down the draft waits in ``bot_data["pending"]`` and is sent later
+(:func:`deliver_pending`, retried with backoff).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+import warnings
+from typing import Any
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot import cards, lookup
+from bot.gateway import (
+    AccessDenied,
+    CaseNotFound,
+    CaseSubmission,
+    CaseView,
+    ConflictError,
+    Photo,
+    PortalError,
+    PortalUnavailable,
+    Resident,
+)
+from bot.i18n import Translate, translator
+from bot.menu import (
+    CANCEL,
+    FREE_TEXT,
+    MAIN_MENU,
+    MENU_BUTTONS,
+    NEXT,
+    NO_PHONE,
+    SHARE_LOCATION,
+    SHARE_PHONE,
+    SKIP,
+    LabelFilter,
+    main_menu_keyboard,
+    menu_choice,
+)
+from bot.runtime import BotApplication, Context, app_of, locale_of, resident_of, tr
+
+log = logging.getLogger(__name__)
+
+DESCRIBE, CONFIRM, LOCATION, PHOTOS, PHONE, SUMMARY = (
+    "describe",
+    "confirm",
+    "location",
+    "photos",
+    "phone",
+    "summary",
+)
+END = ConversationHandler.END
+#: The portal's limit on a description (``nlp.MAX_TEXT_CHARS``).
+MAX_DRAFT_CHARS = 5000
+MAX_ADDRESS_CHARS = 200
+MAX_PHOTOS = 3
+CATALOGUE_TTL = 600.0
+RETRY_BASE_SECONDS = 30.0
+RETRY_MAX_SECONDS = 1800.0
+#: Media a resident may send that the bot cannot read.
+UNREADABLE = (
+    filters.Sticker.ALL
+    | filters.VOICE
+    | filters.AUDIO
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.Document.ALL
+    | filters.ANIMATION
+    | filters.POLL
+    | filters.Dice.ALL
+)
+
+
+# --- the draft ------------------------------------------------------------------------------
+
+
+def new_draft(kind: str | None) -> dict[str, Any]:
+    return {"id": uuid.uuid4().hex[:12], "kind": kind, "texts": [], "photos": []}
+
+
+def current_draft(context: Context) -> dict[str, Any] | None:
+    assert context.user_data is not None
+    draft = context.user_data.get("draft")
+    return draft if isinstance(draft, dict) else None
+
+
+def idempotency_key(telegram_id: int, draft: dict[str, Any]) -> str:
+    return f"telegram-{telegram_id}-{draft['id']}"
+
+
+def button(label: str, draft: dict[str, Any], action: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=f"r:{draft['id']}:{action}")
+
+
+def _draft_length(draft: dict[str, Any]) -> int:
+    return len(cards.draft_text(draft))
+
+
+# --- entry ----------------------------------------------------------------------------------
+
+
+async def start_report(update: Update, context: Context) -> str:
+    """Menu button "Report a problem" / "Make a proposal", or /report, /propose."""
+    assert update.effective_message is not None and context.user_data is not None
+    _ = tr(context, update)
+    text = update.effective_message.text or ""
+    proposal = menu_choice(text) == "proposal" or text.startswith("/propose")
+    draft = new_draft("proposal" if proposal else None)
+    context.user_data["draft"] = draft
+    if proposal:
+        prompt = _(
+            "Describe your proposal: what should change, where, and why. "
+            "You can send several messages; press “Done” when you have finished."
+        )
+    else:
+        prompt = _(
+            "Tell me what is wrong, in your own words: what, where, since when. "
+            "You can send several messages and photos; press “Done” when you have finished."
+        )
+    await update.effective_message.reply_text(prompt, reply_markup=ReplyKeyboardRemove())
+    return DESCRIBE
+
+
+async def start_with_text(update: Update, context: Context) -> str:
+    """A resident simply wrote something: that is the start of a report."""
+    assert context.user_data is not None
+    context.user_data["draft"] = new_draft(None)
+    return await describe_text(update, context)
+
+
+# --- describing -----------------------------------------------------------------------------
+
+
+async def describe_text(update: Update, context: Context) -> str:
+    message = update.effective_message
+    draft = current_draft(context)
+    assert message is not None and draft is not None
+    _ = tr(context, update)
+    text = (message.text or "").strip()
+    used = _draft_length(draft)
+    if used + len(text) + 1 > MAX_DRAFT_CHARS:
+        await message.reply_text(
+            _(
+                "That is too long: a report can have at most %(max)s characters, and this "
+                "message has %(n)s. Please shorten it and send it again.",
+                max=MAX_DRAFT_CHARS,
+                n=len(text),
+            )
+        )
+        return DESCRIBE
+    draft["texts"].append(text)
+    await message.reply_text(
+        _("Noted. Add more if you like, or press “Done”."),
+        reply_markup=InlineKeyboardMarkup(
+            [[button(_("Done"), draft, "done"), button(_(CANCEL), draft, "cancel")]]
+        ),
+    )
+    return DESCRIBE
+
+
+async def describe_photo(update: Update, context: Context) -> str | None:
+    """A photo while describing: keep it for the report."""
+    return await _add_photo(update, context, then=DESCRIBE)
+
+
+async def describe_location(update: Update, context: Context) -> str:
+    message = update.effective_message
+    draft = current_draft(context)
+    assert message is not None and message.location is not None and draft is not None
+    _ = tr(context, update)
+    draft["lat"], draft["lon"] = message.location.latitude, message.location.longitude
+    await message.reply_text(
+        _("Location received. Now describe the problem in a few words, then press “Done”.")
+    )
+    return DESCRIBE
+
+
+async def unreadable(update: Update, context: Context) -> None:
+    """Stickers, voice messages, files…: say so and stay where we are."""
+    assert update.effective_message is not None
+    _ = tr(context, update)
+    await update.effective_message.reply_text(
+        _(
+            "Sorry, I cannot read stickers, voice messages or files. "
+            "Please type your message; photos (sent as photos) are welcome."
+        )
+    )
+
+
+async def done_describing(update: Update, context: Context) -> str:
+    """ "Done": ask the portal what it understood."""
+    draft = current_draft(context)
+    assert draft is not None and update.effective_chat is not None
+    _ = tr(context, update)
+    if not draft["texts"]:
+        await update.effective_chat.send_message(_("Please write at least a few words first."))
+        return DESCRIBE
+    gateway = app_of(context).gateway
+    try:
+        preview = await gateway.preview(
+            resident_of(update, context),
+            text=cards.draft_text(draft),
+            lat=draft.get("lat"),
+            lon=draft.get("lon"),
+        )
+    except PortalUnavailable:
+        await update.effective_chat.send_message(
+            _(
+                "I cannot reach the portal right now to check your report. Your draft is safe: "
+                "let us continue, and I will send it as soon as the portal is back."
+            )
+        )
+        return await ask_location(update, context)
+    except PortalError as error:
+        if error.field == "text":
+            await update.effective_chat.send_message(
+                error.message + "\n" + _("Please add a few words and press “Done” again.")
+            )
+            return DESCRIBE
+        raise
+    draft["preview"] = {
+        key: preview.get(key)
+        for key in ("kind", "group", "category", "department", "priority", "similar")
+    }
+    draft["predicted_kind"] = preview.get("kind")
+    await _show_preview(update, context, draft)
+    return CONFIRM
+
+
+async def _show_preview(update: Update, context: Context, draft: dict[str, Any]) -> None:
+    assert update.effective_chat is not None
+    _ = tr(context, update)
+    preview = draft.get("preview") or {}
+    rows = []
+    for item in (preview.get("similar") or [])[:3]:
+        number = str(item.get("tracking_number"))
+        rows.append([button(_("Same problem: %(number)s", number=number), draft, f"f:{number}")])
+    proceed = _("Not the same, continue") if rows else _("Yes, continue")
+    rows.append([button(proceed, draft, "ok")])
+    rows.append([button(_("Choose another category"), draft, "pick")])
+    await update.effective_chat.send_message(
+        cards.preview_card(_, preview, draft, locale_of(context, update)),
+        reply_markup=InlineKeyboardMarkup(rows),
+    )
+
+
+# --- confirming the category or following a similar case --------------------------------------
+
+
+async def _catalogue(context: Context) -> list[dict[str, Any]]:
+    application = app_of(context)
+    cached = application.catalogue_cache
+    now = application.clock()
+    if cached is not None and now - cached[0] < CATALOGUE_TTL:
+        return list(cached[1])
+    groups = await application.gateway.catalogue(locale=locale_of(context))
+    application.catalogue_cache = (now, groups)
+    return groups
+
+
+async def pick_group(update: Update, context: Context, draft: dict[str, Any]) -> str:
+    assert update.effective_chat is not None
+    _ = tr(context, update)
+    locale = locale_of(context, update)
+    groups = await _catalogue(context)
+    rows = [[button(cards.catalogue_name(g, locale), draft, f"g:{g['code']}")] for g in groups]
+    await update.effective_chat.send_message(
+        _("Which area is it about?"), reply_markup=InlineKeyboardMarkup(rows)
+    )
+    return CONFIRM
+
+
+async def pick_category(update: Update, context: Context, draft: dict[str, Any], code: str) -> str:
+    assert update.effective_chat is not None
+    _ = tr(context, update)
+    locale = locale_of(context, update)
+    group = next((g for g in await _catalogue(context) if g.get("code") == code), None)
+    if group is None:
+        return await pick_group(update, context, draft)
+    rows = [
+        [button(cards.catalogue_name(c, locale), draft, f"c:{c['code']}")]
+        for c in group.get("categories") or []
+    ]
+    rows.append([button(_("Back"), draft, "pick")])
+    await update.effective_chat.send_message(
+        _("Which of these fits best?"), reply_markup=InlineKeyboardMarkup(rows)
+    )
+    return CONFIRM
+
+
+async def set_category(update: Update, context: Context, draft: dict[str, Any], code: str) -> str:
+    assert update.effective_chat is not None
+    _ = tr(context, update)
+    locale = locale_of(context, update)
+    for group in await _catalogue(context):
+        for category in group.get("categories") or []:
+            if category.get("code") == code:
+                draft["category_code"] = code
+                draft["category_name"] = " › ".join(
+                    (cards.catalogue_name(group, locale), cards.catalogue_name(category, locale))
+                )
+                await update.effective_chat.send_message(
+                    _("Category set: %(name)s.", name=draft["category_name"])
+                )
+                return await ask_location(update, context)
+    return await pick_group(update, context, draft)
+
+
+async def follow_similar(
+    update: Update, context: Context, draft: dict[str, Any], number: str
+) -> Any:
+    """ "Same problem": follow that case instead of opening a new one."""
+    assert update.effective_chat is not None and context.user_data is not None
+    _ = tr(context, update)
+    try:
+        case = await app_of(context).gateway.follow_case(resident_of(update, context), number)
+    except CaseNotFound:
+        await update.effective_chat.send_message(
+            _(
+                "That case can no longer be found. Press “Not the same, continue” to send your own report."
+            )
+        )
+        return CONFIRM
+    except PortalUnavailable:
+        await update.effective_chat.send_message(
+            _("I cannot reach the portal right now. Please press the button again in a minute.")
+        )
+        return CONFIRM
+    context.user_data.pop("draft", None)
+    await update.effective_chat.send_message(
+        _(
+            "Thank you! You now follow case %(number)s, and the department sees that one more "
+            "resident has this problem. I will tell you when something changes. Your own draft "
+            "was not sent.",
+            number=case.get("tracking_number", number),
+        )
+        + "\n\n"
+        + cards.case_card(_, case, locale_of(context, update)),
+        reply_markup=main_menu_keyboard(_),
+    )
+    return END
+
+
+# --- place, photos, phone -------------------------------------------------------------------
+
+
+async def ask_location(update: Update, context: Context) -> str:
+    assert update.effective_chat is not None
+    _ = tr(context, update)
+    draft = current_draft(context)
+    if draft is not None and draft.get("lat") is not None:
+        return await ask_photos(update, context)
+    keyboard = ReplyKeyboardMarkup(
+        [[KeyboardButton(_(SHARE_LOCATION), request_location=True)], [KeyboardButton(_(SKIP))]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+    await update.effective_chat.send_message(
+        _(
+            "Where is it? Press “Share my location” (best when you are there), type the address "
+            "(street, building, a landmark), or press “Skip”."
+        ),
+        reply_markup=keyboard,
+    )
+    return LOCATION
+
+
+async def location_received(update: Update, context: Context) -> str:
+    message = update.effective_message
+    draft = current_draft(context)
+    assert message is not None and message.location is not None and draft is not None
+    draft["lat"], draft["lon"] = message.location.latitude, message.location.longitude
+    draft.pop("address", None)
+    _ = tr(context, update)
+    await message.reply_text(_("Location received."))
+    return await ask_photos(update, context)
+
+
+async def address_received(update: Update, context: Context) -> str:
+    message = update.effective_message
+    draft = current_draft(context)
+    assert message is not None and draft is not None
+    _ = tr(context, update)
+    address = (message.text or "").strip()
+    if len(address) > MAX_ADDRESS_CHARS:
+        await message.reply_text(
+            _(
+                "That address is too long (at most %(n)s characters). Please shorten it.",
+                n=MAX_ADDRESS_CHARS,
+            )
+        )
+        return LOCATION
+    draft["address"] = address
+    await message.reply_text(_("Address noted: %(address)s", address=address))
+    return await ask_photos(update, context)
+
+
+async def skip_location(update: Update, context: Context) -> str:
+    return await ask_photos(update, context)
+
+
+async def location_hint(update: Update, context: Context) -> None:
+    assert update.effective_message is not None
+    _ = tr(context, update)
+    await update.effective_message.reply_text(
+        _("Please share a location with the button below, type the address, or press “Skip”.")
+    )
+
+
+async def ask_photos(update: Update, context: Context) -> str:
+    assert update.effective_chat is not None
+    draft = current_draft(context)
+    _ = tr(context, update)
+    if draft is not None and len(draft["photos"]) >= MAX_PHOTOS:
+        return await ask_phone(update, context)
+    await update.effective_chat.send_message(
+        _("Photos help the department. Send up to %(n)s photos, or press “Next”.", n=MAX_PHOTOS),
+        reply_markup=ReplyKeyboardMarkup(
+            [[KeyboardButton(_(NEXT))]], resize_keyboard=True, one_time_keyboard=True
+        ),
+    )
+    return PHOTOS
+
+
+async def _add_photo(update: Update, context: Context, *, then: str) -> str:
+    message = update.effective_message
+    draft = current_draft(context)
+    assert message is not None and draft is not None
+    _ = tr(context, update)
+    if len(draft["photos"]) >= MAX_PHOTOS:
+        await message.reply_text(
+            _("I can send at most %(n)s photos; this one was left out.", n=MAX_PHOTOS)
+        )
+        return then
+    largest = max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
+    draft["photos"].append(largest.file_id)
+    count = len(draft["photos"])
+    if then == PHOTOS and count >= MAX_PHOTOS:
+        await message.reply_text(_("Photo %(count)s of %(n)s received.", count=count, n=MAX_PHOTOS))
+        return await ask_phone(update, context)
+    await message.reply_text(_("Photo %(count)s of %(n)s received.", count=count, n=MAX_PHOTOS))
+    return then
+
+
+async def photo_received(update: Update, context: Context) -> str:
+    return await _add_photo(update, context, then=PHOTOS)
+
+
+async def photos_done(update: Update, context: Context) -> str:
+    return await ask_phone(update, context)
+
+
+async def photos_hint(update: Update, context: Context) -> None:
+    assert update.effective_message is not None
+    _ = tr(context, update)
+    await update.effective_message.reply_text(
+        _("Please send photos as photos (not as files), or press “Next”.")
+    )
+
+
+async def ask_phone(update: Update, context: Context) -> str:
+    assert update.effective_chat is not None
+    _ = tr(context, update)
+    keyboard = ReplyKeyboardMarkup(
+        [[KeyboardButton(_(SHARE_PHONE), request_contact=True)], [KeyboardButton(_(NO_PHONE))]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+    await update.effective_chat.send_message(
+        _(
+            "May the department call you if they need details? If you share your phone number, "
+            "only the staff handling this case will see it; it is never published and is used "
+            "only for this case. Press “Share my phone number” to agree, or “No phone number”."
+        ),
+        reply_markup=keyboard,
+    )
+    return PHONE
+
+
+async def contact_received(update: Update, context: Context) -> str:
+    message = update.effective_message
+    draft = current_draft(context)
+    assert message is not None and message.contact is not None and draft is not None
+    assert update.effective_user is not None
+    _ = tr(context, update)
+    contact = message.contact
+    if contact.user_id != update.effective_user.id:
+        await message.reply_text(_("Please use the button below to share your own phone number."))
+        return PHONE
+    draft["phone"] = contact.phone_number
+    draft["contact_name"] = (
+        " ".join(n for n in (contact.first_name, contact.last_name) if n)[:100] or None
+    )
+    await message.reply_text(
+        _("Thank you, your number is only for this case."), reply_markup=ReplyKeyboardRemove()
+    )
+    return await show_summary(update, context)
+
+
+async def no_phone(update: Update, context: Context) -> str:
+    assert update.effective_message is not None
+    draft = current_draft(context)
+    assert draft is not None
+    draft.pop("phone", None)
+    draft.pop("contact_name", None)
+    _ = tr(context, update)
+    await update.effective_message.reply_text(
+        _("Fine, no phone number."), reply_markup=ReplyKeyboardRemove()
+    )
+    return await show_summary(update, context)
+
+
+async def phone_hint(update: Update, context: Context) -> None:
+    assert update.effective_message is not None
+    _ = tr(context, update)
+    await update.effective_message.reply_text(
+        _("Please press “Share my phone number” below (so I know you agree), or “No phone number”.")
+    )
+
+
+# --- summary and submission -----------------------------------------------------------------
+
+
+async def show_summary(update: Update, context: Context) -> str:
+    assert update.effective_chat is not None
+    draft = current_draft(context)
+    assert draft is not None
+    _ = tr(context, update)
+    await update.effective_chat.send_message(
+        cards.summary_card(_, draft),
+        reply_markup=InlineKeyboardMarkup(
+            [[button(_("Send it"), draft, "send")], [button(_(CANCEL), draft, "cancel")]]
+        ),
+    )
+    return SUMMARY
+
+
+async def summary_hint(update: Update, context: Context) -> None:
+    assert update.effective_message is not None
+    _ = tr(context, update)
+    await update.effective_message.reply_text(
+        _("Press “Send it” under the summary to send your report, or /cancel to stop.")
+    )
+
+
+async def build_submission(application: Application, draft: dict[str, Any]) -> CaseSubmission:  # type: ignore[type-arg]
+    """The payload for ``POST /api/v1/cases``; photos are downloaded from Telegram now."""
+    photos = []
+    for index, file_id in enumerate(draft.get("photos") or [], start=1):
+        try:
+            telegram_file = await application.bot.get_file(file_id)
+            data = bytes(await telegram_file.download_as_bytearray())
+        except TelegramError:
+            log.warning("could not download photo %s of draft %s", index, draft["id"])
+            continue
+        photos.append(Photo(filename=f"photo-{index}.jpg", content_type="image/jpeg", data=data))
+    return CaseSubmission(
+        text=cards.draft_text(draft),
+        kind=draft.get("kind"),
+        category_code=draft.get("category_code"),
+        address=draft.get("address"),
+        lat=draft.get("lat"),
+        lon=draft.get("lon"),
+        photos=photos,
+        contact_name=draft.get("contact_name") if draft.get("phone") else None,
+        contact_phone=draft.get("phone"),
+        consent=bool(draft.get("phone")),
+    )
+
+
+def submitted_text(_: Translate, case: CaseView) -> str:
+    number = case.get("tracking_number", "?")
+    lines = [
+        _("Thank you! Your report is registered as %(number)s.", number=number),
+        _("Keep this number to ask about it (/status %(number)s).", number=number),
+        _("I will tell you here when something changes."),
+    ]
+    if case.get("url"):
+        lines.append(_("Public page: %(url)s", url=case["url"]))
+    return "\n".join(lines)
+
+
+def remember_submitted(user_data: dict[str, Any], draft_id: str, number: str) -> None:
+    submitted = user_data.setdefault("submitted", {})
+    submitted[draft_id] = number
+    while len(submitted) > 50:
+        submitted.pop(next(iter(submitted)))
+
+
+async def send_draft(update: Update, context: Context, draft: dict[str, Any]) -> Any:
+    """ "Send it": submit once; on an outage keep the draft and retry later."""
+    assert update.effective_chat is not None and update.effective_user is not None
+    assert context.user_data is not None
+    _ = tr(context, update)
+    application = app_of(context)
+    resident = resident_of(update, context)
+    submission = await build_submission(application, draft)
+    try:
+        case = await application.gateway.submit_case(
+            resident, submission, idempotency_key=idempotency_key(resident.telegram_id, draft)
+        )
+    except PortalUnavailable:
+        queue_pending(application, resident, draft)
+        context.user_data.pop("draft", None)
+        await update.effective_chat.send_message(
+            _(
+                "I cannot reach the portal right now. Your report is saved and I will send it "
+                "automatically as soon as the portal is back, then tell you its tracking number."
+            ),
+            reply_markup=main_menu_keyboard(_),
+        )
+        return END
+    except ConflictError as error:
+        await update.effective_chat.send_message(
+            error.message + "\n" + _("Please press “Send it” again in a moment.")
+        )
+        return SUMMARY
+    except AccessDenied:
+        raise
+    except PortalError as error:
+        return await _refused(update, context, draft, error)
+    remember_submitted(context.user_data, draft["id"], str(case.get("tracking_number")))
+    context.user_data.pop("draft", None)
+    await update.effective_chat.send_message(
+        submitted_text(_, case), reply_markup=main_menu_keyboard(_)
+    )
+    return END
+
+
+async def _refused(
+    update: Update, context: Context, draft: dict[str, Any], error: PortalError
+) -> str:
+    """The portal refused part of the report: go back to that step."""
+    assert update.effective_chat is not None
+    _ = tr(context, update)
+    await update.effective_chat.send_message(error.message)
+    if error.field == "location":
+        draft.pop("lat", None)
+        draft.pop("lon", None)
+        keyboard = ReplyKeyboardMarkup(
+            [[KeyboardButton(_(SHARE_LOCATION), request_location=True)], [KeyboardButton(_(SKIP))]],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+        await update.effective_chat.send_message(
+            _("Please share another place, type the address, or press “Skip”."),
+            reply_markup=keyboard,
+        )
+        draft["after_location"] = SUMMARY
+        return LOCATION
+    if error.field == "text":
+        await update.effective_chat.send_message(
+            _("Please add to your description and press “Done” again.")
+        )
+        draft.pop("preview", None)
+        return DESCRIBE
+    if error.field in ("contact_phone", "contact_name", "consent"):
+        draft.pop("phone", None)
+        draft.pop("contact_name", None)
+        return await show_summary(update, context)
+    return await show_summary(update, context)
+
+
+# --- pending submissions (portal outage) --------------------------------------------------------
+
+
+def queue_pending(application: BotApplication, resident: Resident, draft: dict[str, Any]) -> None:
+    pending = application.bot_data.setdefault("pending", {})
+    pending[draft["id"]] = {
+        "telegram_id": resident.telegram_id,
+        "name": resident.name,
+        "locale": resident.locale,
+        "draft": draft,
+        "attempts": 1,
+        "next_at": application.clock() + RETRY_BASE_SECONDS,
+    }
+
+
+async def deliver_pending(application: BotApplication) -> int:
+    """Try each saved draft whose time has come; returns how many were submitted now."""
+    pending: dict[str, dict[str, Any]] = application.bot_data.setdefault("pending", {})
+    sent = 0
+    for draft_id, entry in list(pending.items()):
+        if entry["next_at"] > application.clock():
+            continue
+        resident = Resident(
+            entry["telegram_id"], entry.get("name") or "", entry.get("locale") or "zh_Hans_CN"
+        )
+        draft = entry["draft"]
+        _ = translator(resident.locale)
+        try:
+            submission = await build_submission(application, draft)
+            case = await application.gateway.submit_case(
+                resident, submission, idempotency_key=idempotency_key(resident.telegram_id, draft)
+            )
+        except PortalUnavailable as error:
+            entry["attempts"] += 1
+            delay = min(RETRY_BASE_SECONDS * 2 ** (entry["attempts"] - 1), RETRY_MAX_SECONDS)
+            entry["next_at"] = application.clock() + max(delay, error.retry_after or 0)
+            continue
+        except PortalError as error:
+            pending.pop(draft_id, None)
+            await _notify(
+                application,
+                resident.telegram_id,
+                _("Your saved report could not be accepted: %(reason)s", reason=error.message)
+                + "\n"
+                + _("Here is your text, so you can send it again with “Report a problem”:")
+                + "\n\n"
+                + cards.quote(cards.draft_text(draft), 3500),
+            )
+            continue
+        pending.pop(draft_id, None)
+        remember_submitted(
+            application.user_data[resident.telegram_id], draft_id, str(case.get("tracking_number"))
+        )
+        await _notify(
+            application,
+            resident.telegram_id,
+            _("The portal is back.") + "\n" + submitted_text(_, case),
+        )
+        sent += 1
+    return sent
+
+
+async def _notify(application: Application, chat_id: int, text: str) -> None:  # type: ignore[type-arg]
+    try:
+        await application.bot.send_message(chat_id, text)
+    except TelegramError:
+        log.warning("could not tell %s about a saved report", chat_id)
+
+
+# --- buttons, cancel, interruptions -----------------------------------------------------------
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """A button from an earlier step or conversation: say so; nothing else changes."""
+    query = update.callback_query
+    assert query is not None and context.user_data is not None
+    _ = tr(context, update)
+    parts = (query.data or "").split(":")
+    if len(parts) >= 3 and parts[0] == "r" and parts[2] == "send":
+        number = (context.user_data.get("submitted") or {}).get(parts[1])
+        if number:
+            await query.answer(
+                _("Already sent: your report is %(number)s.", number=number), show_alert=True
+            )
+            return
+    await query.answer(
+        _("This button is no longer active. Press /start to see the menu."), show_alert=True
+    )
+
+
+def _report_buttons(actions: dict[str, Any]) -> CallbackQueryHandler:  # type: ignore[type-arg]
+    """One state's inline buttons: ``r:<draft id>:<action>[:<arg>]``; others are stale."""
+
+    async def on_button(update: Update, context: Context) -> Any:
+        query = update.callback_query
+        assert query is not None
+        draft = current_draft(context)
+        parts = (query.data or "").split(":", 3)
+        action = parts[2] if len(parts) > 2 else ""
+        if draft is None or len(parts) < 3 or parts[1] != draft["id"] or action not in actions:
+            await stale_button(update, context)
+            return None
+        await query.answer()
+        if action in ("send", "done"):
+            with contextlib.suppress(TelegramError):  # single-use buttons: remove them
+                await query.edit_message_reply_markup(reply_markup=None)
+        arg = parts[3] if len(parts) > 3 else ""
+        return await actions[action](update, context, draft, arg)
+
+    return CallbackQueryHandler(on_button, pattern=r"^r:")
+
+
+async def cancel(update: Update, context: Context) -> int:
+    assert update.effective_chat is not None and context.user_data is not None
+    _ = tr(context, update)
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    context.user_data.pop("draft", None)
+    await update.effective_chat.send_message(
+        _("Cancelled. Nothing was sent."), reply_markup=main_menu_keyboard(_)
+    )
+    return END
+
+
+async def in_the_middle(update: Update, context: Context) -> None:
+    """/start or a menu button during a report: keep the draft, say how to go on."""
+    assert update.effective_message is not None
+    _ = tr(context, update)
+    choice = menu_choice(update.effective_message.text)
+    if choice == "mine":
+        await lookup.my_cases(update, context)
+        return
+    if choice == "help":
+        await update.effective_message.reply_text(help_text(_))
+        return
+    await update.effective_message.reply_text(
+        _(
+            "You are in the middle of a report. Go on where you were, or send /cancel to stop "
+            "(to check a case meanwhile, send /status and its number)."
+        )
+    )
+
+
+def help_text(_: Translate) -> str:
+    return "\n".join(
+        [
+            _("How I can help:"),
+            _(
+                "• Report a problem: describe it in your own words; I show what I understood, you "
+                "can add the place, photos and a phone number, then confirm."
+            ),
+            _("• Make a proposal: suggest an improvement for your neighbourhood."),
+            _("• Check a case: /status followed by the tracking number."),
+            _("• My cases: the cases you reported or follow."),
+            _(
+                "• /language switches between Chinese and English; /cancel stops what you are doing."
+            ),
+            _(
+                "• /link CODE connects this chat to your portal account (the code is on your "
+                "account page)."
+            ),
+            _("Your name is never published, and personal details in your text are masked."),
+        ]
+    )
+
+
+def _after_location(step: Any) -> Any:
+    """Location step handlers go on to photos, or back to the summary after a refused place."""
+
+    async def wrapped(update: Update, context: Context) -> Any:
+        draft = current_draft(context)
+        if draft is not None and draft.pop("after_location", None) == SUMMARY:
+            message = update.effective_message
+            assert message is not None
+            if message.location is not None:
+                draft["lat"], draft["lon"] = message.location.latitude, message.location.longitude
+                draft.pop("address", None)
+            elif message.text and not LabelFilter(SKIP).filter(message):
+                draft["address"] = message.text.strip()[:MAX_ADDRESS_CHARS]
+            return await show_summary(update, context)
+        return await step(update, context)
+
+    return wrapped
+
+
+def conversation(*, persistent: bool) -> ConversationHandler:  # type: ignore[type-arg]
+    """The report conversation (also used for proposals)."""
+
+    async def done(update: Update, context: Context, draft: dict[str, Any], arg: str) -> Any:
+        return await done_describing(update, context)
+
+    async def ok(update: Update, context: Context, draft: dict[str, Any], arg: str) -> Any:
+        return await ask_location(update, context)
+
+    async def pick(update: Update, context: Context, draft: dict[str, Any], arg: str) -> Any:
+        return await pick_group(update, context, draft)
+
+    async def group(update: Update, context: Context, draft: dict[str, Any], arg: str) -> Any:
+        return await pick_category(update, context, draft, arg)
+
+    async def category(update: Update, context: Context, draft: dict[str, Any], arg: str) -> Any:
+        return await set_category(update, context, draft, arg)
+
+    async def follow(update: Update, context: Context, draft: dict[str, Any], arg: str) -> Any:
+        return await follow_similar(update, context, draft, arg)
+
+    async def send(update: Update, context: Context, draft: dict[str, Any], arg: str) -> Any:
+        return await send_draft(update, context, draft)
+
+    async def cancel_button(
+        update: Update, context: Context, draft: dict[str, Any], arg: str
+    ) -> Any:
+        return await cancel(update, context)
+
+    entry_points = [
+        MessageHandler(LabelFilter(MAIN_MENU["report"], MAIN_MENU["proposal"]), start_report),
+        CommandHandler(["report", "propose"], start_report),
+        MessageHandler(FREE_TEXT & ~lookup.TRACKING_NUMBER_TEXT, start_with_text),
+    ]
+    stay_unreadable = MessageHandler(UNREADABLE, unreadable)
+    states = {
+        DESCRIBE: [
+            MessageHandler(FREE_TEXT, describe_text),
+            MessageHandler(filters.PHOTO, describe_photo),
+            MessageHandler(filters.LOCATION, describe_location),
+            _report_buttons({"done": done, "cancel": cancel_button}),
+            stay_unreadable,
+        ],
+        CONFIRM: [
+            _report_buttons(
+                {
+                    "ok": ok,
+                    "pick": pick,
+                    "g": group,
+                    "c": category,
+                    "f": follow,
+                    "cancel": cancel_button,
+                }
+            ),
+            MessageHandler(FREE_TEXT, _confirm_hint),
+            stay_unreadable,
+        ],
+        LOCATION: [
+            MessageHandler(filters.LOCATION, _after_location(location_received)),
+            MessageHandler(LabelFilter(SKIP), _after_location(skip_location)),
+            MessageHandler(FREE_TEXT, _after_location(address_received)),
+            _report_buttons({"cancel": cancel_button}),
+            MessageHandler(~filters.COMMAND & ~MENU_BUTTONS, location_hint),
+        ],
+        PHOTOS: [
+            MessageHandler(filters.PHOTO, photo_received),
+            MessageHandler(LabelFilter(NEXT, SKIP), photos_done),
+            _report_buttons({"cancel": cancel_button}),
+            MessageHandler(~filters.COMMAND & ~MENU_BUTTONS, photos_hint),
+        ],
+        PHONE: [
+            MessageHandler(filters.CONTACT, contact_received),
+            MessageHandler(LabelFilter(NO_PHONE, SKIP), no_phone),
+            _report_buttons({"cancel": cancel_button}),
+            MessageHandler(~filters.COMMAND & ~MENU_BUTTONS, phone_hint),
+        ],
+        SUMMARY: [
+            _report_buttons({"send": send, "cancel": cancel_button}),
+            MessageHandler(~filters.COMMAND & ~MENU_BUTTONS, summary_hint),
+        ],
+    }
+    fallbacks = [
+        CommandHandler("cancel", cancel),
+        MessageHandler(LabelFilter(CANCEL), cancel),
+        CommandHandler("status", lookup.status_command),
+        CommandHandler("mycases", lookup.my_cases),
+        CommandHandler("help", _help_in_conversation),
+        CommandHandler(["start", "report", "propose"], in_the_middle),
+        MessageHandler(MENU_BUTTONS, in_the_middle),
+        CallbackQueryHandler(stale_button, pattern=r"^r:"),
+    ]
+    with warnings.catch_warnings():
+        # per_message=False is right here: buttons carry the draft id, checked in _report_buttons.
+        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
+        return ConversationHandler(
+            entry_points=entry_points,
+            states=states,
+            fallbacks=fallbacks,
+            name="report",
+            persistent=persistent,
+            allow_reentry=False,
+        )
+
+
+async def _confirm_hint(update: Update, context: Context) -> None:
+    assert update.effective_message is not None
+    _ = tr(context, update)
+    await update.effective_message.reply_text(
+        _(
+            "Please answer with the buttons above: continue, choose another category, or follow a similar case."
+        )
+    )
+
+
+async def _help_in_conversation(update: Update, context: Context) -> None:
+    assert update.effective_message is not None
+    _ = tr(context, update)
+    await update.effective_message.reply_text(help_text(_))
