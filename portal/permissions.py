@@ -192,3 +192,43 @@ def can_see_department_figures(user: User | None, department_id: int | None) -> 
 def can_give_verdict(user: User | None, case: Case) -> bool:
     """Only the resident who submitted the case rates its resolution (回访)."""
     return is_submitter(user, case)
+
+
+# --- deliberation: proposals, threads, moderation --------------------------------------------
+# Participation levels and blocks live in portal.deliberation.participation (they need the
+# settings); these are the role and ownership rules.
+
+
+def is_proposal_author(user: User | None, proposal: Any) -> bool:
+    return _signed_in(user) and user is not None and proposal.author_id == user.id
+
+
+def can_view_proposal_content(user: User | None, proposal: Any) -> bool:
+    """Title and text: everyone while visible; once held or hidden by moderation, its author and
+    moderators only (others see "hidden by moderator" in their place)."""
+    return proposal.moderation == "visible" or is_moderator(user) or is_proposal_author(user, proposal)
+
+
+def can_answer_proposal(user: User | None, proposal: Any) -> bool:
+    """The official answer and implementation updates: staff of the department leading the
+    proposal's linked case (the same department that has it in its workbench queue)."""
+    case = proposal.case
+    return case is not None and leads_case(user, case)
+
+
+def can_moderate(user: User | None) -> bool:
+    return is_moderator(user)
+
+
+def can_edit_comment(user: User | None, comment: Any) -> bool:
+    """Its author only (the edit window is checked by the service); never once deleted."""
+    return (
+        _signed_in(user)
+        and user is not None
+        and comment.author_id == user.id
+        and comment.deleted_at is None
+    )
+
+
+def can_delete_comment(user: User | None, comment: Any) -> bool:
+    return can_edit_comment(user, comment)

@@ -151,4 +151,13 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "verdict_days": 7,
     "transfer_needs_approval": True,
     "tracking_prefix": "LJ",
+    # Deliberation (portal.deliberation): thresholds, windows, participation levels, moderation.
+    "proposal_support_threshold": 50,
+    "proposal_support_window_days": 60,
+    "level_to_create_proposal": 1,
+    "level_to_support_proposal": 2,
+    "level_to_comment": 0,
+    "comment_edit_window_minutes": 15,
+    "moderation_report_threshold": 3,
+    "prohibited_words": [],
 }

@@ -1,0 +1,1 @@
+"""Deliberation (议事协商): proposals, supports, threads with stances, official answers, moderation."""
