@@ -25,6 +25,7 @@ from portal.cases.status import (
     ACCEPTED,
     ASSIGNED,
     RESOLVED,
+    TRIAGE,
     record_event,
     transition,
 )
@@ -119,6 +120,7 @@ def add_reply(session: Session, *, case: Case, actor: User, body: str, public: b
         )
     else:
         require(permissions.can_take_workbench_action(actor, case, "note"))
+        require_status(case, TRIAGE, ASSIGNED, ACCEPTED, RESOLVED)  # a closed record is final
         text = clean_text(body, field="body", required=True)
         record_event(
             session,
