@@ -225,6 +225,13 @@ async def stop_background(application: BotApplication) -> None:
     application.background = []
 
 
+async def close_gateway(application: BotApplication) -> None:
+    """``post_shutdown``: close the gateway's HTTP connections."""
+    aclose = getattr(application.gateway, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
 def build_application(
     settings: Settings,
     gateway: PortalGateway,
@@ -254,6 +261,7 @@ def build_application(
         .rate_limiter(rate_limiter or RetryAfterLimiter())
         .post_init(start_background)  # type: ignore[arg-type]
         .post_stop(stop_background)  # type: ignore[arg-type]
+        .post_shutdown(close_gateway)  # type: ignore[arg-type]
     )
     if request is not None:
         builder = builder.request(request)

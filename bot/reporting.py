@@ -115,6 +115,12 @@ def button(label: str, draft: dict[str, Any], action: str) -> InlineKeyboardButt
     return InlineKeyboardButton(label, callback_data=f"r:{draft['id']}:{action}")
 
 
+def describing_buttons(_: Translate, draft: dict[str, Any]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[button(_("Done"), draft, "done"), button(_(CANCEL), draft, "cancel")]]
+    )
+
+
 def _draft_length(draft: dict[str, Any]) -> int:
     return len(cards.draft_text(draft))
 
@@ -174,9 +180,7 @@ async def describe_text(update: Update, context: Context) -> str:
     draft["texts"].append(text)
     await message.reply_text(
         _("Noted. Add more if you like, or press “Done”."),
-        reply_markup=InlineKeyboardMarkup(
-            [[button(_("Done"), draft, "done"), button(_(CANCEL), draft, "cancel")]]
-        ),
+        reply_markup=describing_buttons(_, draft),
     )
     return DESCRIBE
 
@@ -193,7 +197,8 @@ async def describe_location(update: Update, context: Context) -> str:
     _ = tr(context, update)
     draft["lat"], draft["lon"] = message.location.latitude, message.location.longitude
     await message.reply_text(
-        _("Location received. Now describe the problem in a few words, then press “Done”.")
+        _("Location received. Now describe the problem in a few words, then press “Done”."),
+        reply_markup=describing_buttons(_, draft),
     )
     return DESCRIBE
 
@@ -461,7 +466,10 @@ async def _add_photo(update: Update, context: Context, *, then: str) -> str:
     if then == PHOTOS and count >= MAX_PHOTOS:
         await message.reply_text(_("Photo %(count)s of %(n)s received.", count=count, n=MAX_PHOTOS))
         return await ask_phone(update, context)
-    await message.reply_text(_("Photo %(count)s of %(n)s received.", count=count, n=MAX_PHOTOS))
+    await message.reply_text(
+        _("Photo %(count)s of %(n)s received.", count=count, n=MAX_PHOTOS),
+        reply_markup=describing_buttons(_, draft) if then == DESCRIBE else None,
+    )
     return then
 
 
