@@ -58,7 +58,8 @@ class ConflictError(PortalError):
 
 
 class AccessDenied(PortalError):
-    """401/403: the bot's API key is wrong, revoked or lacks a scope (an operator problem)."""
+    """401, or 403 for the key's scope: the bot's API key is wrong, revoked or lacks a scope
+    (an operator problem). Other 403s (a resident may not do that) are InvalidRequest."""
 
 
 @dataclass(frozen=True)
@@ -382,6 +383,8 @@ class HttpPortalGateway:
         return int(data.get("acked") or 0)
 
 
+#: Refusals that mean the bot itself is set up wrongly (key, scope), not the resident's input.
+_OPERATOR_CODES = {"unauthenticated", "insufficient_scope", "resident_required"}
 #: The portal's error bodies carry no field; these codes say which part of a report was refused.
 _FIELD_BY_CODE = {
     "outside_jurisdiction": "location",
@@ -420,6 +423,8 @@ def _error_from(response: httpx.Response) -> PortalError:
         return CaseNotFound(message, code=code, status=status)
     if status == 409:
         return ConflictError(message, code=code, status=status)
-    if status in (401, 403):
+    if status == 401 or code in _OPERATOR_CODES:
         return AccessDenied(message, code=code, status=status)
+    if status == 403:  # e.g. "only the resident who reported this case can rate it"
+        return InvalidRequest(message, code=code, status=status)
     return InvalidRequest(message, code=code, status=status, field=field_name)
