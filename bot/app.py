@@ -25,10 +25,10 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import lookup, notifications, reporting
+from bot import lookup, notifications, reporting, submission
 from bot.gateway import AccessDenied, InvalidRequest, PortalGateway, PortalUnavailable
 from bot.i18n import LANGUAGE_NAMES, LOCALES, use_locales_dir
-from bot.menu import MAIN_MENU, LabelFilter, main_menu_keyboard
+from bot.menu import MAIN_MENU, LabelFilter, help_text, main_menu_keyboard
 from bot.runtime import BotApplication, Context, app_of, bot_memory, resident_of, tr
 from bot.settings import Settings
 from bot.throttle import RetryAfterLimiter
@@ -65,9 +65,7 @@ async def start(update: Update, context: Context) -> None:
 async def help_command(update: Update, context: Context) -> None:
     assert update.effective_message is not None
     _ = tr(context, update)
-    await update.effective_message.reply_text(
-        reporting.help_text(_), reply_markup=main_menu_keyboard(_)
-    )
+    await update.effective_message.reply_text(help_text(_), reply_markup=main_menu_keyboard(_))
 
 
 async def language_command(update: Update, context: Context) -> None:
@@ -196,7 +194,7 @@ async def _every(application: BotApplication, seconds: float, work: str) -> None
             if work == "notifications":
                 await notifications.poll_notifications(application)
             else:
-                await reporting.deliver_pending(application)
+                await submission.deliver_pending(application)
         except PortalUnavailable as error:
             log.warning("%s: portal unavailable (%s)", work, error)
         except Exception:  # keep the loop alive whatever one round did

@@ -64,3 +64,26 @@ def main_menu_keyboard(_: Translate) -> ReplyKeyboardMarkup:
         resize_keyboard=True,
         is_persistent=True,
     )
+
+
+def help_text(_: Translate) -> str:
+    return "\n".join(
+        [
+            _("How I can help:"),
+            _(
+                "• Report a problem: describe it in your own words; I show what I understood, you "
+                "can add the place, photos and a phone number, then confirm."
+            ),
+            _("• Make a proposal: suggest an improvement for your neighbourhood."),
+            _("• Check a case: /status followed by the tracking number."),
+            _("• My cases: the cases you reported or follow."),
+            _(
+                "• /language switches between Chinese and English; /cancel stops what you are doing."
+            ),
+            _(
+                "• /link CODE connects this chat to your portal account (the code is on your "
+                "account page)."
+            ),
+            _("Your name is never published, and personal details in your text are masked."),
+        ]
+    )

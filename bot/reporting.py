@@ -1,9 +1,7 @@
 """Reporting a problem or making a proposal: from the resident's first words to a tracking number.
 
-The draft lives in ``context.user_data["draft"]`` (persisted when a state file is configured).
-Its id makes the submission's ``Idempotency-Key``, so a double tap or a retry never makes two
-cases; when the portal is down the draft waits in ``bot_data["pending"]`` and is sent later
-(:func:`deliver_pending`, retried with backoff).
+The draft lives in ``context.user_data["draft"]`` (persisted when a state file is configured);
+sending it, and keeping it through a portal outage, is :mod:`bot.submission`.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from telegram import (
 )
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -33,19 +30,15 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot import cards, lookup
+from bot import cards, lookup, menu
 from bot.gateway import (
     AccessDenied,
     CaseNotFound,
-    CaseSubmission,
-    CaseView,
     ConflictError,
-    Photo,
     PortalError,
     PortalUnavailable,
-    Resident,
 )
-from bot.i18n import Translate, translator
+from bot.i18n import Translate
 from bot.menu import (
     CANCEL,
     FREE_TEXT,
@@ -60,7 +53,14 @@ from bot.menu import (
     main_menu_keyboard,
     menu_choice,
 )
-from bot.runtime import BotApplication, Context, app_of, locale_of, resident_of, tr
+from bot.runtime import Context, app_of, locale_of, resident_of, tr
+from bot.submission import (
+    build_submission,
+    idempotency_key,
+    queue_pending,
+    remember_submitted,
+    submitted_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,6 @@ MAX_DRAFT_CHARS = 5000
 MAX_ADDRESS_CHARS = 200
 MAX_PHOTOS = 3
 CATALOGUE_TTL = 600.0
-RETRY_BASE_SECONDS = 30.0
-RETRY_MAX_SECONDS = 1800.0
 #: Media a resident may send that the bot cannot read.
 UNREADABLE = (
     filters.Sticker.ALL
@@ -105,10 +103,6 @@ def current_draft(context: Context) -> dict[str, Any] | None:
     assert context.user_data is not None
     draft = context.user_data.get("draft")
     return draft if isinstance(draft, dict) else None
-
-
-def idempotency_key(telegram_id: int, draft: dict[str, Any]) -> str:
-    return f"telegram-{telegram_id}-{draft['id']}"
 
 
 def button(label: str, draft: dict[str, Any], action: str) -> InlineKeyboardButton:
@@ -574,50 +568,6 @@ async def summary_hint(update: Update, context: Context) -> None:
     )
 
 
-async def build_submission(application: Application, draft: dict[str, Any]) -> CaseSubmission:  # type: ignore[type-arg]
-    """The payload for ``POST /api/v1/cases``; photos are downloaded from Telegram now."""
-    photos = []
-    for index, file_id in enumerate(draft.get("photos") or [], start=1):
-        try:
-            telegram_file = await application.bot.get_file(file_id)
-            data = bytes(await telegram_file.download_as_bytearray())
-        except TelegramError:
-            log.warning("could not download photo %s of draft %s", index, draft["id"])
-            continue
-        photos.append(Photo(filename=f"photo-{index}.jpg", content_type="image/jpeg", data=data))
-    return CaseSubmission(
-        text=cards.draft_text(draft),
-        kind=draft.get("kind"),
-        category_code=draft.get("category_code"),
-        address=draft.get("address"),
-        lat=draft.get("lat"),
-        lon=draft.get("lon"),
-        photos=photos,
-        contact_name=draft.get("contact_name") if draft.get("phone") else None,
-        contact_phone=draft.get("phone"),
-        consent=bool(draft.get("phone")),
-    )
-
-
-def submitted_text(_: Translate, case: CaseView) -> str:
-    number = case.get("tracking_number", "?")
-    lines = [
-        _("Thank you! Your report is registered as %(number)s.", number=number),
-        _("Keep this number to ask about it (/status %(number)s).", number=number),
-        _("I will tell you here when something changes."),
-    ]
-    if case.get("url"):
-        lines.append(_("Public page: %(url)s", url=case["url"]))
-    return "\n".join(lines)
-
-
-def remember_submitted(user_data: dict[str, Any], draft_id: str, number: str) -> None:
-    submitted = user_data.setdefault("submitted", {})
-    submitted[draft_id] = number
-    while len(submitted) > 50:
-        submitted.pop(next(iter(submitted)))
-
-
 async def send_draft(update: Update, context: Context, draft: dict[str, Any]) -> Any:
     """ "Send it": submit once; on an outage keep the draft and retry later."""
     assert update.effective_chat is not None and update.effective_user is not None
@@ -692,75 +642,6 @@ async def _refused(
     return await show_summary(update, context)
 
 
-# --- pending submissions (portal outage) --------------------------------------------------------
-
-
-def queue_pending(application: BotApplication, resident: Resident, draft: dict[str, Any]) -> None:
-    pending = application.bot_data.setdefault("pending", {})
-    pending[draft["id"]] = {
-        "telegram_id": resident.telegram_id,
-        "name": resident.name,
-        "locale": resident.locale,
-        "draft": draft,
-        "attempts": 1,
-        "next_at": application.clock() + RETRY_BASE_SECONDS,
-    }
-
-
-async def deliver_pending(application: BotApplication) -> int:
-    """Try each saved draft whose time has come; returns how many were submitted now."""
-    pending: dict[str, dict[str, Any]] = application.bot_data.setdefault("pending", {})
-    sent = 0
-    for draft_id, entry in list(pending.items()):
-        if entry["next_at"] > application.clock():
-            continue
-        resident = Resident(
-            entry["telegram_id"], entry.get("name") or "", entry.get("locale") or "zh_Hans_CN"
-        )
-        draft = entry["draft"]
-        _ = translator(resident.locale)
-        try:
-            submission = await build_submission(application, draft)
-            case = await application.gateway.submit_case(
-                resident, submission, idempotency_key=idempotency_key(resident.telegram_id, draft)
-            )
-        except PortalUnavailable as error:
-            entry["attempts"] += 1
-            delay = min(RETRY_BASE_SECONDS * 2 ** (entry["attempts"] - 1), RETRY_MAX_SECONDS)
-            entry["next_at"] = application.clock() + max(delay, error.retry_after or 0)
-            continue
-        except PortalError as error:
-            pending.pop(draft_id, None)
-            await _notify(
-                application,
-                resident.telegram_id,
-                _("Your saved report could not be accepted: %(reason)s", reason=error.message)
-                + "\n"
-                + _("Here is your text, so you can send it again with “Report a problem”:")
-                + "\n\n"
-                + cards.quote(cards.draft_text(draft), 3500),
-            )
-            continue
-        pending.pop(draft_id, None)
-        remember_submitted(
-            application.user_data[resident.telegram_id], draft_id, str(case.get("tracking_number"))
-        )
-        await _notify(
-            application,
-            resident.telegram_id,
-            _("The portal is back.") + "\n" + submitted_text(_, case),
-        )
-        sent += 1
-    return sent
-
-
-async def _notify(application: Application, chat_id: int, text: str) -> None:  # type: ignore[type-arg]
-    try:
-        await application.bot.send_message(chat_id, text)
-    except TelegramError:
-        log.warning("could not tell %s about a saved report", chat_id)
-
-
 # --- buttons, cancel, interruptions -----------------------------------------------------------
 
 
@@ -825,36 +706,13 @@ async def in_the_middle(update: Update, context: Context) -> None:
         await lookup.my_cases(update, context)
         return
     if choice == "help":
-        await update.effective_message.reply_text(help_text(_))
+        await update.effective_message.reply_text(menu.help_text(_))
         return
     await update.effective_message.reply_text(
         _(
             "You are in the middle of a report. Go on where you were, or send /cancel to stop "
             "(to check a case meanwhile, send /status and its number)."
         )
-    )
-
-
-def help_text(_: Translate) -> str:
-    return "\n".join(
-        [
-            _("How I can help:"),
-            _(
-                "• Report a problem: describe it in your own words; I show what I understood, you "
-                "can add the place, photos and a phone number, then confirm."
-            ),
-            _("• Make a proposal: suggest an improvement for your neighbourhood."),
-            _("• Check a case: /status followed by the tracking number."),
-            _("• My cases: the cases you reported or follow."),
-            _(
-                "• /language switches between Chinese and English; /cancel stops what you are doing."
-            ),
-            _(
-                "• /link CODE connects this chat to your portal account (the code is on your "
-                "account page)."
-            ),
-            _("Your name is never published, and personal details in your text are masked."),
-        ]
     )
 
 
@@ -994,4 +852,4 @@ async def _confirm_hint(update: Update, context: Context) -> None:
 async def _help_in_conversation(update: Update, context: Context) -> None:
     assert update.effective_message is not None
     _ = tr(context, update)
-    await update.effective_message.reply_text(help_text(_))
+    await update.effective_message.reply_text(menu.help_text(_))

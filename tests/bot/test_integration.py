@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from bot.app import build_application
 from bot.gateway import CaseNotFound, HttpPortalGateway, InvalidRequest, PortalUnavailable, Resident
 from bot.notifications import poll_notifications
-from bot.reporting import deliver_pending
+from bot.submission import deliver_pending
 from tests.bot.conftest import Resident as ChatResident
 from tests.bot.conftest import bot_settings, texts
 from tests.bot.fakes import FakeTelegram

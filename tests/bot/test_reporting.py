@@ -227,7 +227,7 @@ async def test_retried_submission_uses_the_same_idempotency_key(
     (entry,) = pending.values()
     # the portal comes back; the saved draft goes out with the key the first try used
     portal.down = False
-    from bot.reporting import deliver_pending
+    from bot.submission import deliver_pending
 
     clock = [resident.app.clock()]
     resident.app.clock = lambda: clock[0]
@@ -249,7 +249,7 @@ async def test_retried_submission_uses_the_same_idempotency_key(
 async def test_outage_during_preview_keeps_the_draft_and_retries_with_backoff(
     resident: Resident, portal: FakePortal
 ) -> None:
-    from bot.reporting import deliver_pending
+    from bot.submission import deliver_pending
 
     await resident.say("Report a problem")
     await resident.say(REPORT)
@@ -279,7 +279,7 @@ async def test_outage_during_preview_keeps_the_draft_and_retries_with_backoff(
 async def test_saved_draft_refused_later_gives_the_text_back(
     resident: Resident, portal: FakePortal
 ) -> None:
-    from bot.reporting import deliver_pending
+    from bot.submission import deliver_pending
 
     await describe(resident, REPORT)
     await resident.press(resident.button("Yes, continue"))
