@@ -108,8 +108,8 @@ async def link_command(update: Update, context: Context) -> None:
     if not context.args:
         await update.effective_message.reply_text(
             _(
-                "To connect this chat to your portal account, open your account page at "
-                "%(url)s/account, get a code, and send /link followed by the code.",
+                "To connect this chat to your portal account, sign in at "
+                "%(url)s/account/link-code, get a code, and send /link followed by the code.",
                 url=application.settings.portal_url,
             )
         )

@@ -152,8 +152,11 @@ async def more_cases(update: Update, context: Context) -> None:
     try:
         await my_cases(update, context, page=int(raw))
     except PortalUnavailable:
+        assert update.effective_chat is not None
         _ = tr(context, update)
-        await query.answer(_("I cannot reach the portal right now. Please try again in a minute."))
+        await update.effective_chat.send_message(
+            _("I cannot reach the portal right now. Please try again in a minute.")
+        )
 
 
 def conversation(*, persistent: bool) -> ConversationHandler:  # type: ignore[type-arg]

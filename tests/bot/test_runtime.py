@@ -200,7 +200,7 @@ async def test_help_and_link(resident: Resident) -> None:
     help_ = await resident.say("/help")
     assert "How I can help" in texts(help_) and "/status" in texts(help_)
     how = await resident.say("/link")
-    assert "http://portal.test/account" in texts(how)
+    assert "http://portal.test/account/link-code" in texts(how)
     bad = await resident.say("/link WRONG")
     assert "This linking code is not valid." in texts(bad)
     good = await resident.say("/link ABCD2345")
@@ -217,3 +217,30 @@ def test_the_bot_imports_nothing_from_the_portal() -> None:
         cwd=Path(__file__).parents[2],
     )
     assert result.stdout.strip() == "[]"
+
+
+async def test_background_loops_deliver_notifications_until_stopped(
+    telegram: FakeTelegram, portal: FakePortal
+) -> None:
+    import asyncio
+
+    from bot.app import start_background, stop_background
+
+    app = build_application(
+        bot_settings(poll_seconds=0.01), portal, request=telegram, get_updates_request=telegram
+    )
+    async with app:
+        case = portal.add_case(submitter=4242)
+        portal.notify(4242, "status_changed", case["tracking_number"], status="assigned")
+        portal.down = True  # the first rounds fail; the loop carries on
+        await start_background(app)
+        await asyncio.sleep(0.05)
+        portal.down = False
+        for _ in range(100):
+            if portal.acked:
+                break
+            await asyncio.sleep(0.01)
+        await stop_background(app)
+        assert all(task.done() for task in app.background) and app.background == []
+    assert portal.acked == {1}
+    assert [c.params["chat_id"] for c in telegram.sent("sendMessage")] == [4242]
