@@ -23,10 +23,11 @@ FEATURES = (
     "portal.api",
     "portal.open311",
     "portal.workbench",
+    "portal.admin",
 )
 
 #: Feature packages whose ``cli`` module defines ``register(app)`` for ``flask --app portal ...``.
-CLI_FEATURES = ("portal.cli", "portal.api.cli", "portal.workbench.cli")
+CLI_FEATURES = ("portal.cli", "portal.api.cli", "portal.workbench.cli", "portal.audit.cli")
 
 log = logging.getLogger(__name__)
 

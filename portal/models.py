@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from portal.accounts.models import ChannelIdentity, Role, User
 from portal.api.models import ApiKey, IdempotencyRecord, LinkCode
+from portal.audit.models import AuditChainHead, AuditEntry
 from portal.cases.models import (
     Attachment,
     Case,
@@ -43,6 +44,8 @@ __all__ = [
     "Area",
     "AreaParticipationRule",
     "Attachment",
+    "AuditChainHead",
+    "AuditEntry",
     "Base",
     "Case",
     "CaseContact",

@@ -194,6 +194,14 @@ def can_give_verdict(user: User | None, case: Case) -> bool:
     return is_submitter(user, case)
 
 
+# --- admin and audit: low-code administration, the audit log ----------------------------------
+
+
+def can_administer(user: User | None) -> bool:
+    """Edit the jurisdiction, settings, templates and users' roles, and search and export the
+    audit log (the /admin pages). Nobody may edit the audit log, administrators included."""
+    return is_admin(user)
+
 # --- deliberation: proposals, threads, moderation --------------------------------------------
 # Participation levels and blocks live in portal.deliberation.participation (they need the
 # settings); these are the role and ownership rules.

@@ -29,6 +29,7 @@ from portal.accounts.services import (
     register_user,
     set_user_locale,
 )
+from portal.audit.services import record_failed_login, record_login
 from portal.errors import DomainError
 from portal.extensions import LOCALES, limiter, login_manager
 
@@ -126,11 +127,13 @@ def login() -> Any:
                 db, email=form.email.data or "", password=form.password.data or ""
             )
         except InvalidCredentials as error:
-            db.commit()  # keep the failed-attempt count
+            record_failed_login(db, email=form.email.data or "", ip=request.remote_addr)
+            db.commit()  # keep the failed-attempt count (and its audit entry)
             flash(error.message, "error")
             status = 401
         else:
             earlier_failures = sign_in.failed_attempts_before
+            record_login(db, user=sign_in.user, ip=request.remote_addr)
             db.commit()
             _start_session(sign_in.user)
             if earlier_failures:

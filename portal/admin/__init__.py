@@ -1,0 +1,1 @@
+"""Low-code administration: the jurisdiction, settings, response templates, users, the audit log."""
