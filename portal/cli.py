@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,7 @@ def _session() -> Session:
 
 
 @click.command("migrate")
+@with_appcontext
 def migrate_command() -> None:
     """Bring the database schema up to date (alembic upgrade head)."""
     upgrade(current_app.config["DATABASE_URL"])
@@ -49,6 +51,7 @@ def migrate_command() -> None:
 
 
 @click.command("load-jurisdiction")
+@with_appcontext
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--keep-existing",
@@ -162,6 +165,7 @@ def _print_logins(accounts: list[tuple[DemoAccount, str]]) -> None:
 
 
 @click.command("create-demo-accounts")
+@with_appcontext
 def create_demo_accounts_command() -> None:
     """One account per role (staff of three departments, two residents); prints the logins."""
     _refuse_in_production()
@@ -177,6 +181,7 @@ def _refuse_in_production() -> None:
 
 
 @click.command("ensure-model")
+@with_appcontext
 def ensure_model_command() -> None:
     """Train the default classifier into NLP_MODEL_DIR from the seed corpus if it is missing."""
     ensure_model()
@@ -202,6 +207,7 @@ def ensure_model() -> None:
 
 
 @click.command("setup-demo")
+@with_appcontext
 def setup_demo_command() -> None:
     """migrate + load-jurisdiction (keeping admins' edits) + create-demo-accounts + ensure-model."""
     _refuse_in_production()

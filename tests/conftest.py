@@ -158,3 +158,26 @@ def make_case(session, jurisdiction, make_user):  # type: ignore[no-untyped-def]
         return create_case(session, text=text, **kwargs)
 
     return make
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A brand-new empty database URL (SQLite file or private PostgreSQL database) for tests of
+    migrations and set-up commands; the shared test database is built by create_all instead."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrated.db'}"
+        return
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"shuzhi_mig_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        admin.dispose()
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required when CI=true: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
