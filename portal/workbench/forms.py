@@ -14,33 +14,34 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.workbench.handling import MAX_NOTE_CHARS, MIN_REASON_CHARS
 
 PRIORITY_CHOICES = [
-    ("", _l("Keep the engine's reading")),
-    ("emergency", _l("Emergency")),
-    ("urgent", _l("Urgent")),
-    ("normal", _l("Normal")),
+    SelectChoice("", _l("Keep the engine's reading")),
+    SelectChoice("emergency", _l("Emergency")),
+    SelectChoice("urgent", _l("Urgent")),
+    SelectChoice("normal", _l("Normal")),
 ]
 CLOSE_REASON_CHOICES = [
-    ("invalid", _l("Invalid (no actionable request)")),
-    ("duplicate", _l("Duplicate of another case")),
-    ("out_of_scope", _l("Outside our remit")),
+    SelectChoice("invalid", _l("Invalid (no actionable request)")),
+    SelectChoice("duplicate", _l("Duplicate of another case")),
+    SelectChoice("out_of_scope", _l("Outside our remit")),
 ]
 CONTACT_METHOD_CHOICES = [
-    ("phone", _l("Phone call")),
-    ("visit", _l("Visit")),
-    ("message", _l("Message")),
-    ("other", _l("Other")),
+    SelectChoice("phone", _l("Phone call")),
+    SelectChoice("visit", _l("Visit")),
+    SelectChoice("message", _l("Message")),
+    SelectChoice("other", _l("Other")),
 ]
 SATISFACTION_CHOICES = [
-    ("5", _l("5 — very satisfied")),
-    ("4", _l("4 — satisfied")),
-    ("3", _l("3 — neutral")),
-    ("2", _l("2 — dissatisfied")),
-    ("1", _l("1 — very dissatisfied")),
+    SelectChoice("5", _l("5 — very satisfied")),
+    SelectChoice("4", _l("4 — satisfied")),
+    SelectChoice("3", _l("3 — neutral")),
+    SelectChoice("2", _l("2 — dissatisfied")),
+    SelectChoice("1", _l("1 — very dissatisfied")),
 ]
 
 
@@ -128,7 +129,7 @@ class VerdictForm(FlaskForm):
 
     resolved = RadioField(
         _l("Was your problem resolved?"),
-        choices=[("yes", _l("Yes")), ("no", _l("No"))],
+        choices=[SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))],
         validators=[InputRequired()],
     )
     satisfaction = RadioField(

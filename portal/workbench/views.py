@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
+from wtforms.fields.choices import SelectChoice
 
 from portal import get_session, permissions
 from portal.cases import queries
@@ -84,16 +85,22 @@ def _departments() -> list[Department]:
 
 def _department_choices(
     *, blank: str | None = None, exclude: int | None = None
-) -> list[tuple[str, str]]:
-    choices = [("", blank)] if blank is not None else []
-    return choices + [(d.code, d.name) for d in _departments() if d.id != exclude]
+) -> list[SelectChoice]:
+    choices = [SelectChoice("", blank)] if blank is not None else []
+    return choices + [SelectChoice(d.code, d.name) for d in _departments() if d.id != exclude]
 
 
-def _category_choices() -> list[tuple[str, str]]:
-    choices: list[tuple[str, str]] = []
+def _category_choices() -> list[SelectChoice]:
+    """Groups (a whole group may be chosen) and their categories, grouped by group."""
+    choices: list[SelectChoice] = []
     for group in queries.catalogue_groups(get_session()):
-        choices.append((group.code, f"{group.code} {group.name}"))
-        choices.extend((c.code, f"  {c.code} {c.name}") for c in group.children if c.active)
+        label = f"{group.code} {group.name}"
+        choices.append(SelectChoice(group.code, label, optgroup=label))
+        choices.extend(
+            SelectChoice(c.code, f"{c.code} {c.name}", optgroup=label)
+            for c in group.children
+            if c.active
+        )
     return choices
 
 
@@ -202,7 +209,9 @@ def _render_case(case: Case, *, forms: dict[str, Any] | None = None, status: int
     reply = action_forms.get("reply")
     templates = services.templates_for_case(db, case) if reply is not None else []
     if reply is not None:
-        reply.template.choices = [("", _("— none —"))] + [(str(t.id), t.title) for t in templates]
+        reply.template.choices = [SelectChoice("", _("— none —"))] + [
+            SelectChoice(str(t.id), t.title) for t in templates
+        ]
         chosen = request.args.get("template", type=int)
         if chosen and request.method == "GET":
             template = services.get_response_template(db, case, chosen)
@@ -266,8 +275,8 @@ def case_action(tracking_number: str, action: str) -> Any:
         flash(_("This action is not available on this case any more."), "error")
         return redirect(url_for("workbench.case_page", tracking_number=case.tracking_number))
     if action == "reply":
-        form.template.choices = [("", "")] + [
-            (str(t.id), t.title) for t in services.templates_for_case(db, case)
+        form.template.choices = [SelectChoice("", "")] + [
+            SelectChoice(str(t.id), t.title) for t in services.templates_for_case(db, case)
         ]
     if not form.validate_on_submit():
         return _render_case(case, forms={action: form}, status=422)

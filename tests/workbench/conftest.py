@@ -81,7 +81,13 @@ def make_triage_case(session: Any, make_case: Any, people: People) -> Any:
 
 
 def login(client: Any, user: User) -> None:
-    """Sign ``user`` in on the test client (Flask-Login's session keys)."""
+    """Sign ``user`` in on the test client (Flask-Login's session keys).
+
+    The ``app`` fixture keeps one app context open, which requests reuse, so Flask-Login's
+    per-context cache of the current user (``g._login_user``) is dropped as well."""
+    from flask import g
+
     with client.session_transaction() as flask_session:
         flask_session["_user_id"] = str(user.id)
         flask_session["_fresh"] = True
+    g.pop("_login_user", None)
