@@ -40,10 +40,21 @@ SEEN_UPDATES = "seen_updates"
 SEEN_UPDATES_SIZE = 5_000
 
 
-async def drop_repeats(update: Update, context: Context) -> None:
-    """Group -1: an update already handled (same ``update_id``) stops here."""
+async def screen_updates(update: Update, context: Context) -> None:
+    """Group -1: an update already handled (same ``update_id``) stops here, and so does anything
+    from outside a private chat; an edited message gets a short note instead of being handled
+    again as new text."""
     if not bot_memory(context.application, SEEN_UPDATES, SEEN_UPDATES_SIZE).add(update.update_id):
         log.info("update %s seen before; ignored", update.update_id)
+        raise ApplicationHandlerStop
+    chat = update.effective_chat
+    if chat is None or chat.type != "private" or update.effective_user is None:
+        raise ApplicationHandlerStop  # groups and channels: residents talk to the bot one to one
+    if update.edited_message is not None:
+        _ = tr(context, update)
+        await update.edited_message.reply_text(
+            _("I only read new messages, not edits. Please send the correction as a new message.")
+        )
         raise ApplicationHandlerStop
 
 
@@ -270,7 +281,7 @@ def build_application(
     application: BotApplication = builder.build()  # type: ignore[assignment]
     persistent = state_file is not None
 
-    application.add_handler(TypeHandler(Update, drop_repeats), group=-1)
+    application.add_handler(TypeHandler(Update, screen_updates), group=-1)
     handlers: list[object] = [
         lookup.conversation(persistent=persistent),
         reporting.conversation(persistent=persistent),

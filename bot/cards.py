@@ -26,6 +26,18 @@ KIND_LABELS = {
     "proposal": N_("Proposal"),
     "praise": N_("Praise"),
 }
+#: What happened, for notifications (the portal's event labels).
+EVENT_LABELS = {
+    "dispatch": N_("Dispatched to a department"),
+    "accept": N_("Accepted by the department"),
+    "return": N_("Returned for re-dispatch"),
+    "transfer": N_("Transferred to another department"),
+    "resolve": N_("Resolved"),
+    "reopen": N_("Reopened"),
+    "close": N_("Closed"),
+    "escalated": N_("Escalated"),
+    "contact": N_("The department contacted the resident"),
+}
 PRIORITY_LABELS = {"emergency": N_("Emergency"), "urgent": N_("Urgent"), "normal": N_("Normal")}
 
 
@@ -177,6 +189,8 @@ def notification_text(_: Translate, note: PortalNotification) -> str:
                 status=status_label(_, note.status),
             )
         ]
+        if note.event in EVENT_LABELS:
+            lines.append(_(EVENT_LABELS[note.event]))
         if note.note:
             lines.append(quote(note.note, 600))
     if note.url:

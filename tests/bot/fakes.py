@@ -328,6 +328,7 @@ class FakePortal:
         *,
         status: str | None = None,
         note: str | None = None,
+        event: str | None = None,
     ) -> int:
         item_id = len(self.feed) + 1
         self.feed.append(
@@ -337,7 +338,7 @@ class FakePortal:
                 "kind": kind,
                 "tracking_number": number,
                 "status": status,
-                "event": None,
+                "event": event,
                 "note": note,
                 "url": f"http://portal.test/cases/{number}",
             }

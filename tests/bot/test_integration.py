@@ -147,6 +147,7 @@ async def test_a_report_becomes_a_case_and_its_progress_reaches_the_chat(
         told = telegram.calls[before:]
         assert told[0].params["chat_id"] == 31337
         assert f"Update on your case {number}: Being handled" in told[0].text
+        assert "Accepted by the department" in told[0].text
         session.expire_all()
         pending = session.scalars(select(Notification).where(Notification.acked_at.is_(None))).all()
         assert pending == []

@@ -172,3 +172,21 @@ async def test_verdict_refused_by_the_portal_is_explained(
     assert "You have already rated this case." in texts(said)
     broken = await resident.press("v:LJ-1:maybe")
     assert "no longer active" in texts(broken)
+
+
+async def test_notifications_say_what_happened(
+    resident: Resident, portal: FakePortal, telegram: FakeTelegram
+) -> None:
+    case = a_case(portal, resident)
+    portal.notify(
+        resident.id,
+        "status_changed",
+        case["tracking_number"],
+        status="assigned",
+        event="transfer",
+        note="转交区住建局处理。",
+    )
+    await poll_notifications(resident.app)
+    text = telegram.sent()[-1].text
+    assert "Sent to the department" in text and "Transferred to another department" in text
+    assert "转交区住建局处理。" in text and case["url"] in text

@@ -244,3 +244,20 @@ async def test_background_loops_deliver_notifications_until_stopped(
         assert all(task.done() for task in app.background) and app.background == []
     assert portal.acked == {1}
     assert [c.params["chat_id"] for c in telegram.sent("sendMessage")] == [4242]
+
+
+async def test_edited_messages_and_group_chats(
+    resident: Resident, bot_app, telegram: FakeTelegram
+) -> None:  # type: ignore[no-untyped-def]
+    await resident.say("Report a problem")
+    await resident.say(REPORT)
+    edited = await resident.feed(
+        {"edited_message": {**resident._message(text=REPORT + "！"), "edit_date": 1}}
+    )
+    assert "not edits" in texts(edited)
+    assert bot_app.user_data[resident.id]["draft"]["texts"] == [REPORT]
+    group_message = resident._message(
+        text="/start", entities=[{"type": "bot_command", "offset": 0, "length": 6}]
+    )
+    group_message["chat"] = {"id": -100123, "type": "supergroup", "title": "小区群"}
+    assert await resident.feed({"message": group_message}) == []
