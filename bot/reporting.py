@@ -591,11 +591,11 @@ async def send_draft(update: Update, context: Context, draft: dict[str, Any]) ->
             reply_markup=main_menu_keyboard(_),
         )
         return END
-    except ConflictError as error:
+    except ConflictError as error:  # the same submission is still being processed
         await update.effective_chat.send_message(
             error.message + "\n" + _("Please press “Send it” again in a moment.")
         )
-        return SUMMARY
+        return await show_summary(update, context)
     except AccessDenied:
         raise
     except PortalError as error:

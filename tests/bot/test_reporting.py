@@ -347,3 +347,35 @@ async def test_menu_during_a_report_keeps_the_draft(resident: Resident, portal: 
     await resident.press(resident.button("Done"))
     assert portal.calls.count("preview") == 1
     assert resident.app.user_data[resident.id]["draft"]["texts"] == [REPORT]
+
+
+async def test_a_submission_still_in_progress_offers_send_again(
+    resident: Resident, portal: FakePortal
+) -> None:
+    from bot.gateway import ConflictError
+
+    await describe(resident, REPORT)
+    await resident.press(resident.button("Yes, continue"))
+    await resident.say("Skip")
+    await resident.say("Next")
+    await resident.say("No phone number")
+    original = portal.submit_case
+    answers = iter(
+        [
+            ConflictError(
+                "A request with this Idempotency-Key is being processed; retry shortly.", status=409
+            )
+        ]
+    )
+
+    async def busy_once(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for error in answers:
+            raise error
+        return await original(*args, **kwargs)
+
+    portal.submit_case = busy_once  # type: ignore[method-assign]
+    busy = await resident.press(resident.button("Send it"))
+    assert "being processed" in texts(busy) and "Please check your report" in texts(busy)
+    done = await resident.press(resident.button("Send it"))
+    assert "registered as" in texts(done)
+    assert len(portal.submissions) == 1

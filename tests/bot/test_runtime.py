@@ -261,3 +261,43 @@ async def test_edited_messages_and_group_chats(
     )
     group_message["chat"] = {"id": -100123, "type": "supergroup", "title": "小区群"}
     assert await resident.feed({"message": group_message}) == []
+
+
+async def test_saved_drafts_and_delivered_notifications_survive_a_restart(
+    tmp_path: Path, telegram: FakeTelegram, portal: FakePortal
+) -> None:
+    from bot.notifications import poll_notifications
+    from bot.submission import deliver_pending
+
+    state = tmp_path / "bot-state.pickle"
+    first = build_application(
+        bot_settings(state_file=state), portal, request=telegram, get_updates_request=telegram
+    )
+    async with first:
+        resident = Resident(first, telegram)
+        await resident.say("Report a problem")
+        await resident.say(REPORT)
+        await resident.press(resident.button("Done"))
+        await resident.press(resident.button("Yes, continue"))
+        await resident.say("Skip")
+        await resident.say("Next")
+        await resident.say("No phone number")
+        portal.down = True
+        await resident.press(resident.button("Send it"))
+        portal.down = False
+        case = portal.add_case(submitter=resident.id)
+        portal.notify(resident.id, "status_changed", case["tracking_number"], status="accepted")
+        portal.ack_failures = 1
+        assert await poll_notifications(first) == 1  # shown, but the ack was lost
+        await first.update_persistence()
+    second = build_application(
+        bot_settings(state_file=state), portal, request=telegram, get_updates_request=telegram
+    )
+    async with second:
+        second.clock = lambda: 10**12
+        assert await deliver_pending(second) == 1
+        assert await poll_notifications(second) == 0  # not shown twice
+    assert len(portal.submissions) == 1 and portal.submissions[0][1].text == REPORT
+    assert portal.acked == {1}
+    shown = [c for c in telegram.sent("sendMessage") if "Update on your case" in c.text]
+    assert len(shown) == 1
