@@ -240,11 +240,7 @@ async def done_describing(update: Update, context: Context) -> str:
             )
             return DESCRIBE
         raise
-    draft["preview"] = {
-        key: preview.get(key)
-        for key in ("kind", "group", "category", "department", "priority", "similar")
-    }
-    draft["predicted_kind"] = preview.get("kind")
+    _remember_preview(draft, preview)
     await _show_preview(update, context, draft)
     return CONFIRM
 
@@ -395,7 +391,39 @@ async def location_received(update: Update, context: Context) -> str:
     draft.pop("address", None)
     _ = tr(context, update)
     await message.reply_text(_("Location received."))
+    if await _nearby_reports(update, context, draft):
+        return CONFIRM
     return await ask_photos(update, context)
+
+
+async def _nearby_reports(update: Update, context: Context, draft: dict[str, Any]) -> bool:
+    """With the place known, ask again for similar open cases; show any not shown before."""
+    if not draft["texts"]:
+        return False
+    shown = {s.get("tracking_number") for s in (draft.get("preview") or {}).get("similar") or []}
+    try:
+        preview = await app_of(context).gateway.preview(
+            resident_of(update, context),
+            text=cards.draft_text(draft),
+            lat=draft.get("lat"),
+            lon=draft.get("lon"),
+        )
+    except PortalError:  # unreachable or refused: the report simply goes on
+        return False
+    similar = preview.get("similar") or []
+    if not [s for s in similar if s.get("tracking_number") not in shown]:
+        return False
+    _remember_preview(draft, preview)
+    await _show_preview(update, context, draft)
+    return True
+
+
+def _remember_preview(draft: dict[str, Any], preview: dict[str, Any]) -> None:
+    draft["preview"] = {
+        key: preview.get(key)
+        for key in ("kind", "group", "category", "department", "priority", "similar")
+    }
+    draft["predicted_kind"] = preview.get("kind")
 
 
 async def address_received(update: Update, context: Context) -> str:

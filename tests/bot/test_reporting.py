@@ -379,3 +379,34 @@ async def test_a_submission_still_in_progress_offers_send_again(
     done = await resident.press(resident.button("Send it"))
     assert "registered as" in texts(done)
     assert len(portal.submissions) == 1
+
+
+async def test_sharing_the_place_shows_similar_cases_nearby(
+    resident: Resident, portal: FakePortal
+) -> None:
+    await describe(resident, REPORT)  # no similar case without a place
+    await resident.press(resident.button("Yes, continue"))
+    nearby = portal.add_case(title="桐梓坡路路灯不亮", status="assigned")
+    number = nearby["tracking_number"]
+    portal.similar = [
+        {
+            "tracking_number": number,
+            "title": nearby["title"],
+            "status": "assigned",
+            "score": 0.8,
+            "distance_m": 35.0,
+            "url": nearby["url"],
+        }
+    ]
+    shown = await resident.location(28.222, 112.860)
+    assert "Location received." in texts(shown)
+    assert number in texts(shown) and "Residents have already reported similar problems" in texts(
+        shown
+    )
+    assert portal.calls.count("preview") == 2
+    goes_on = await resident.press(resident.button("Not the same, continue"))
+    assert "Photos help the department" in texts(goes_on)  # the place is known: straight to photos
+    await resident.say("Next")
+    await resident.say("No phone number")
+    await resident.press(resident.button("Send it"))
+    assert portal.submissions[0][1].lat == 28.222
