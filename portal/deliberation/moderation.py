@@ -35,7 +35,7 @@ from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.jurisdiction.services import get_setting
 
 TARGET_TYPES = {"comment": Comment, "proposal": Proposal}
-MIN_REASON_CHARS = 3
+MIN_REASON_CHARS = 2
 MAX_REASON_CHARS = 500
 MAX_BLOCK_DAYS = 3650
 
