@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -50,7 +50,7 @@ from portal.cases.tracking import allocate_tracking_number, normalize_tracking_n
 from portal.db import utcnow
 from portal.errors import NotFound, ValidationError
 from portal.jurisdiction.geometry import valid_coordinates
-from portal.jurisdiction.models import Area, Category, Department
+from portal.jurisdiction.models import Area, Category, Department, SlaProfile
 from portal.jurisdiction.services import get_category, get_setting, locate
 from portal.routing.services import (
     EMERGENCY_SLA,
@@ -215,13 +215,13 @@ def _catalogue_entry(session: Session, key: str | None, parent: Category | None)
     """A catalogue row from the engine's label (a code, or a name within ``parent``)."""
     if not key:
         return None
-    row = session.scalar(select(Category).where(Category.code == key))
-    if row is None:
-        query = select(Category).where(Category.name == key)
-        query = query.where(
-            Category.parent_id == parent.id if parent is not None else Category.parent_id.is_(None)
-        )
-        row = session.scalar(query)
+    rows = session.scalars(
+        select(Category).where(or_(Category.code == key, Category.name == key))
+    ).all()
+    parent_id = parent.id if parent is not None else None
+    row = next((r for r in rows if r.code == key), None) or next(
+        (r for r in rows if r.name == key and r.parent_id == parent_id), None
+    )
     return row if row is not None and row.active else None
 
 
@@ -436,10 +436,10 @@ def submit_case(
         updated_at=now,
     )
     if decision is not None and decision.sla_profile is not None:
-        emergency = session.scalar(
-            select(type(decision.sla_profile)).where(
-                type(decision.sla_profile).code == EMERGENCY_SLA
-            )
+        emergency = (
+            session.scalar(select(SlaProfile).where(SlaProfile.code == EMERGENCY_SLA))
+            if priority == "urgent"
+            else None
         )
         case.respond_due_at, case.due_at = compute_due_dates(
             case, decision.sla_profile, priority, start=now, emergency_floor=emergency

@@ -309,3 +309,13 @@ def test_preview_routes_and_finds_similar_cases_without_writing(
     assert preview.similar[0].distance_m < 100
     with pytest.raises(ValidationError):
         preview_case(session, text=NOISE, lat=OUTSIDE_POINT[0], lon=OUTSIDE_POINT[1])
+
+
+def test_urgent_reports_get_half_the_time(session, jurisdiction, make_user) -> None:
+    text = "小区旁边的河道里有人偷排污水，气味很大，请尽快处理。"
+    assert nlp.detect_urgency(text)[0] == "urgent"
+    case = _submit(session, make_user(), text=text, category_code="G02-01")
+    assert case.priority == "urgent"
+    assert case.sla_profile.code == "general"
+    assert case.respond_due_at - case.created_at == timedelta(hours=12)
+    assert case.due_at - case.created_at == timedelta(hours=84)
