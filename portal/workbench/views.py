@@ -40,7 +40,13 @@ from portal.workbench.forms import (
 from portal.workbench.handling import case_for_staff
 from portal.workbench.models import TransferRequest
 
-bp = Blueprint("workbench", __name__, template_folder="templates")
+bp = Blueprint(
+    "workbench",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/workbench",
+)
 
 
 @dataclass(frozen=True)
