@@ -1,22 +1,20 @@
 """Reporting a problem or making a proposal: from the resident's first words to a tracking number.
 
-The draft lives in ``context.user_data["draft"]`` (persisted when a state file is configured);
-sending it, and keeping it through a portal outage, is :mod:`bot.submission`.
+This module holds the conversation (:func:`conversation`), the description, what the portal
+understood, the category and "same problem" choices, and sending. The draft is
+:mod:`bot.drafts`; place, photos, phone and summary are :mod:`bot.details`; keeping a draft
+through a portal outage is :mod:`bot.submission`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 import warnings
 from typing import Any
 
 from telegram import (
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
 )
@@ -31,6 +29,40 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import cards, lookup, menu
+from bot.details import (
+    add_photo,
+    address_received,
+    ask_location,
+    contact_received,
+    location_hint,
+    location_keyboard,
+    location_received,
+    no_phone,
+    phone_hint,
+    photo_received,
+    photos_done,
+    photos_hint,
+    show_summary,
+    skip_location,
+    summary_hint,
+)
+from bot.drafts import (
+    CONFIRM,
+    DESCRIBE,
+    LOCATION,
+    MAX_ADDRESS_CHARS,
+    MAX_DRAFT_CHARS,
+    PHONE,
+    PHOTOS,
+    SUMMARY,
+    button,
+    current_draft,
+    describing_buttons,
+    draft_length,
+    new_draft,
+    remember_preview,
+    show_preview,
+)
 from bot.gateway import (
     AccessDenied,
     CaseNotFound,
@@ -38,7 +70,6 @@ from bot.gateway import (
     PortalError,
     PortalUnavailable,
 )
-from bot.i18n import Translate
 from bot.menu import (
     CANCEL,
     FREE_TEXT,
@@ -46,8 +77,6 @@ from bot.menu import (
     MENU_BUTTONS,
     NEXT,
     NO_PHONE,
-    SHARE_LOCATION,
-    SHARE_PHONE,
     SKIP,
     LabelFilter,
     main_menu_keyboard,
@@ -64,19 +93,7 @@ from bot.submission import (
 
 log = logging.getLogger(__name__)
 
-DESCRIBE, CONFIRM, LOCATION, PHOTOS, PHONE, SUMMARY = (
-    "describe",
-    "confirm",
-    "location",
-    "photos",
-    "phone",
-    "summary",
-)
 END = ConversationHandler.END
-#: The portal's limit on a description (``nlp.MAX_TEXT_CHARS``).
-MAX_DRAFT_CHARS = 5000
-MAX_ADDRESS_CHARS = 200
-MAX_PHOTOS = 3
 CATALOGUE_TTL = 600.0
 #: Media a resident may send that the bot cannot read.
 UNREADABLE = (
@@ -90,33 +107,6 @@ UNREADABLE = (
     | filters.POLL
     | filters.Dice.ALL
 )
-
-
-# --- the draft ------------------------------------------------------------------------------
-
-
-def new_draft(kind: str | None) -> dict[str, Any]:
-    return {"id": uuid.uuid4().hex[:12], "kind": kind, "texts": [], "photos": []}
-
-
-def current_draft(context: Context) -> dict[str, Any] | None:
-    assert context.user_data is not None
-    draft = context.user_data.get("draft")
-    return draft if isinstance(draft, dict) else None
-
-
-def button(label: str, draft: dict[str, Any], action: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=f"r:{draft['id']}:{action}")
-
-
-def describing_buttons(_: Translate, draft: dict[str, Any]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[button(_("Done"), draft, "done"), button(_(CANCEL), draft, "cancel")]]
-    )
-
-
-def _draft_length(draft: dict[str, Any]) -> int:
-    return len(cards.draft_text(draft))
 
 
 # --- entry ----------------------------------------------------------------------------------
@@ -160,7 +150,7 @@ async def describe_text(update: Update, context: Context) -> str:
     assert message is not None and draft is not None
     _ = tr(context, update)
     text = (message.text or "").strip()
-    used = _draft_length(draft)
+    used = draft_length(draft)
     if used + len(text) + 1 > MAX_DRAFT_CHARS:
         await message.reply_text(
             _(
@@ -181,7 +171,7 @@ async def describe_text(update: Update, context: Context) -> str:
 
 async def describe_photo(update: Update, context: Context) -> str | None:
     """A photo while describing: keep it for the report."""
-    return await _add_photo(update, context, then=DESCRIBE)
+    return await add_photo(update, context, then=DESCRIBE)
 
 
 async def describe_location(update: Update, context: Context) -> str:
@@ -240,26 +230,9 @@ async def done_describing(update: Update, context: Context) -> str:
             )
             return DESCRIBE
         raise
-    _remember_preview(draft, preview)
-    await _show_preview(update, context, draft)
+    remember_preview(draft, preview)
+    await show_preview(update, context, draft)
     return CONFIRM
-
-
-async def _show_preview(update: Update, context: Context, draft: dict[str, Any]) -> None:
-    assert update.effective_chat is not None
-    _ = tr(context, update)
-    preview = draft.get("preview") or {}
-    rows = []
-    for item in (preview.get("similar") or [])[:3]:
-        number = str(item.get("tracking_number"))
-        rows.append([button(_("Same problem: %(number)s", number=number), draft, f"f:{number}")])
-    proceed = _("Not the same, continue") if rows else _("Yes, continue")
-    rows.append([button(proceed, draft, "ok")])
-    rows.append([button(_("Choose another category"), draft, "pick")])
-    await update.effective_chat.send_message(
-        cards.preview_card(_, preview, draft, locale_of(context, update)),
-        reply_markup=InlineKeyboardMarkup(rows),
-    )
 
 
 # --- confirming the category or following a similar case --------------------------------------
@@ -359,241 +332,7 @@ async def follow_similar(
     return END
 
 
-# --- place, photos, phone -------------------------------------------------------------------
-
-
-async def ask_location(update: Update, context: Context) -> str:
-    assert update.effective_chat is not None
-    _ = tr(context, update)
-    draft = current_draft(context)
-    if draft is not None and draft.get("lat") is not None:
-        return await ask_photos(update, context)
-    keyboard = ReplyKeyboardMarkup(
-        [[KeyboardButton(_(SHARE_LOCATION), request_location=True)], [KeyboardButton(_(SKIP))]],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
-    await update.effective_chat.send_message(
-        _(
-            "Where is it? Press “Share my location” (best when you are there), type the address "
-            "(street, building, a landmark), or press “Skip”."
-        ),
-        reply_markup=keyboard,
-    )
-    return LOCATION
-
-
-async def location_received(update: Update, context: Context) -> str:
-    message = update.effective_message
-    draft = current_draft(context)
-    assert message is not None and message.location is not None and draft is not None
-    draft["lat"], draft["lon"] = message.location.latitude, message.location.longitude
-    draft.pop("address", None)
-    _ = tr(context, update)
-    await message.reply_text(_("Location received."))
-    if await _nearby_reports(update, context, draft):
-        return CONFIRM
-    return await ask_photos(update, context)
-
-
-async def _nearby_reports(update: Update, context: Context, draft: dict[str, Any]) -> bool:
-    """With the place known, ask again for similar open cases; show any not shown before."""
-    if not draft["texts"]:
-        return False
-    shown = {s.get("tracking_number") for s in (draft.get("preview") or {}).get("similar") or []}
-    try:
-        preview = await app_of(context).gateway.preview(
-            resident_of(update, context),
-            text=cards.draft_text(draft),
-            lat=draft.get("lat"),
-            lon=draft.get("lon"),
-        )
-    except PortalError:  # unreachable or refused: the report simply goes on
-        return False
-    similar = preview.get("similar") or []
-    if not [s for s in similar if s.get("tracking_number") not in shown]:
-        return False
-    _remember_preview(draft, preview)
-    await _show_preview(update, context, draft)
-    return True
-
-
-def _remember_preview(draft: dict[str, Any], preview: dict[str, Any]) -> None:
-    draft["preview"] = {
-        key: preview.get(key)
-        for key in ("kind", "group", "category", "department", "priority", "similar")
-    }
-    draft["predicted_kind"] = preview.get("kind")
-
-
-async def address_received(update: Update, context: Context) -> str:
-    message = update.effective_message
-    draft = current_draft(context)
-    assert message is not None and draft is not None
-    _ = tr(context, update)
-    address = (message.text or "").strip()
-    if len(address) > MAX_ADDRESS_CHARS:
-        await message.reply_text(
-            _(
-                "That address is too long (at most %(n)s characters). Please shorten it.",
-                n=MAX_ADDRESS_CHARS,
-            )
-        )
-        return LOCATION
-    draft["address"] = address
-    await message.reply_text(_("Address noted: %(address)s", address=address))
-    return await ask_photos(update, context)
-
-
-async def skip_location(update: Update, context: Context) -> str:
-    return await ask_photos(update, context)
-
-
-async def location_hint(update: Update, context: Context) -> None:
-    assert update.effective_message is not None
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _("Please share a location with the button below, type the address, or press “Skip”.")
-    )
-
-
-async def ask_photos(update: Update, context: Context) -> str:
-    assert update.effective_chat is not None
-    draft = current_draft(context)
-    _ = tr(context, update)
-    if draft is not None and len(draft["photos"]) >= MAX_PHOTOS:
-        return await ask_phone(update, context)
-    await update.effective_chat.send_message(
-        _("Photos help the department. Send up to %(n)s photos, or press “Next”.", n=MAX_PHOTOS),
-        reply_markup=ReplyKeyboardMarkup(
-            [[KeyboardButton(_(NEXT))]], resize_keyboard=True, one_time_keyboard=True
-        ),
-    )
-    return PHOTOS
-
-
-async def _add_photo(update: Update, context: Context, *, then: str) -> str:
-    message = update.effective_message
-    draft = current_draft(context)
-    assert message is not None and draft is not None
-    _ = tr(context, update)
-    if len(draft["photos"]) >= MAX_PHOTOS:
-        await message.reply_text(
-            _("I can send at most %(n)s photos; this one was left out.", n=MAX_PHOTOS)
-        )
-        return then
-    largest = max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
-    draft["photos"].append(largest.file_id)
-    count = len(draft["photos"])
-    if then == PHOTOS and count >= MAX_PHOTOS:
-        await message.reply_text(_("Photo %(count)s of %(n)s received.", count=count, n=MAX_PHOTOS))
-        return await ask_phone(update, context)
-    await message.reply_text(
-        _("Photo %(count)s of %(n)s received.", count=count, n=MAX_PHOTOS),
-        reply_markup=describing_buttons(_, draft) if then == DESCRIBE else None,
-    )
-    return then
-
-
-async def photo_received(update: Update, context: Context) -> str:
-    return await _add_photo(update, context, then=PHOTOS)
-
-
-async def photos_done(update: Update, context: Context) -> str:
-    return await ask_phone(update, context)
-
-
-async def photos_hint(update: Update, context: Context) -> None:
-    assert update.effective_message is not None
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _("Please send photos as photos (not as files), or press “Next”.")
-    )
-
-
-async def ask_phone(update: Update, context: Context) -> str:
-    assert update.effective_chat is not None
-    _ = tr(context, update)
-    keyboard = ReplyKeyboardMarkup(
-        [[KeyboardButton(_(SHARE_PHONE), request_contact=True)], [KeyboardButton(_(NO_PHONE))]],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
-    await update.effective_chat.send_message(
-        _(
-            "May the department call you if they need details? If you share your phone number, "
-            "only the staff handling this case will see it; it is never published and is used "
-            "only for this case. Press “Share my phone number” to agree, or “No phone number”."
-        ),
-        reply_markup=keyboard,
-    )
-    return PHONE
-
-
-async def contact_received(update: Update, context: Context) -> str:
-    message = update.effective_message
-    draft = current_draft(context)
-    assert message is not None and message.contact is not None and draft is not None
-    assert update.effective_user is not None
-    _ = tr(context, update)
-    contact = message.contact
-    if contact.user_id != update.effective_user.id:
-        await message.reply_text(_("Please use the button below to share your own phone number."))
-        return PHONE
-    draft["phone"] = contact.phone_number
-    draft["contact_name"] = (
-        " ".join(n for n in (contact.first_name, contact.last_name) if n)[:100] or None
-    )
-    await message.reply_text(
-        _("Thank you, your number is only for this case."), reply_markup=ReplyKeyboardRemove()
-    )
-    return await show_summary(update, context)
-
-
-async def no_phone(update: Update, context: Context) -> str:
-    assert update.effective_message is not None
-    draft = current_draft(context)
-    assert draft is not None
-    draft.pop("phone", None)
-    draft.pop("contact_name", None)
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _("Fine, no phone number."), reply_markup=ReplyKeyboardRemove()
-    )
-    return await show_summary(update, context)
-
-
-async def phone_hint(update: Update, context: Context) -> None:
-    assert update.effective_message is not None
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _("Please press “Share my phone number” below (so I know you agree), or “No phone number”.")
-    )
-
-
-# --- summary and submission -----------------------------------------------------------------
-
-
-async def show_summary(update: Update, context: Context) -> str:
-    assert update.effective_chat is not None
-    draft = current_draft(context)
-    assert draft is not None
-    _ = tr(context, update)
-    await update.effective_chat.send_message(
-        cards.summary_card(_, draft),
-        reply_markup=InlineKeyboardMarkup(
-            [[button(_("Send it"), draft, "send")], [button(_(CANCEL), draft, "cancel")]]
-        ),
-    )
-    return SUMMARY
-
-
-async def summary_hint(update: Update, context: Context) -> None:
-    assert update.effective_message is not None
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _("Press “Send it” under the summary to send your report, or /cancel to stop.")
-    )
+# --- sending ---------------------------------------------------------------------------------
 
 
 async def send_draft(update: Update, context: Context, draft: dict[str, Any]) -> Any:
@@ -646,14 +385,9 @@ async def _refused(
     if error.field == "location":
         draft.pop("lat", None)
         draft.pop("lon", None)
-        keyboard = ReplyKeyboardMarkup(
-            [[KeyboardButton(_(SHARE_LOCATION), request_location=True)], [KeyboardButton(_(SKIP))]],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        )
         await update.effective_chat.send_message(
             _("Please share another place, type the address, or press “Skip”."),
-            reply_markup=keyboard,
+            reply_markup=location_keyboard(_),
         )
         draft["after_location"] = SUMMARY
         return LOCATION
