@@ -140,13 +140,22 @@ def preview_card(_: Translate, preview: dict[str, Any], draft: dict[str, Any], l
     return "\n".join(lines)
 
 
-def summary_card(_: Translate, draft: dict[str, Any]) -> str:
+def summary_card(_: Translate, draft: dict[str, Any], locale: str) -> str:
     lines = [_("Please check your report before I send it:"), "", quote(draft_text(draft), 600), ""]
     lines.append(
         _("Type: %(kind)s", kind=kind_label(_, draft.get("kind") or draft.get("predicted_kind")))
     )
-    if draft.get("category_name"):
-        lines.append(_("Category: %(name)s", name=draft["category_name"]))
+    preview = draft.get("preview") or {}
+    predicted = " › ".join(
+        n
+        for n in (
+            catalogue_name(preview.get("group"), locale),
+            catalogue_name(preview.get("category"), locale),
+        )
+        if n
+    )
+    if draft.get("category_name") or predicted:
+        lines.append(_("Category: %(name)s", name=draft.get("category_name") or predicted))
     if draft.get("lat") is not None:
         lines.append(_("Place: the location you shared"))
     elif draft.get("address"):

@@ -32,7 +32,7 @@ from bot.drafts import (
 from bot.gateway import PortalError
 from bot.i18n import Translate
 from bot.menu import CANCEL, NEXT, NO_PHONE, SHARE_LOCATION, SHARE_PHONE, SKIP
-from bot.runtime import Context, app_of, resident_of, tr
+from bot.runtime import Context, app_of, locale_of, resident_of, tr
 
 
 def location_keyboard(_: Translate) -> ReplyKeyboardMarkup:
@@ -157,10 +157,19 @@ async def add_photo(update: Update, context: Context, *, then: str) -> str:
     if then == PHOTOS and count >= MAX_PHOTOS:
         await message.reply_text(_("Photo %(count)s of %(n)s received.", count=count, n=MAX_PHOTOS))
         return await ask_phone(update, context)
-    await message.reply_text(
-        _("Photo %(count)s of %(n)s received.", count=count, n=MAX_PHOTOS),
-        reply_markup=describing_buttons(_, draft) if then == DESCRIBE else None,
-    )
+    if then == DESCRIBE:
+        await message.reply_text(
+            _("Photo %(count)s of %(n)s received.", count=count, n=MAX_PHOTOS),
+            reply_markup=describing_buttons(_, draft),
+        )
+    else:
+        await message.reply_text(
+            _(
+                "Photo %(count)s of %(n)s received. Send another, or press “Next”.",
+                count=count,
+                n=MAX_PHOTOS,
+            )
+        )
     return then
 
 
@@ -246,7 +255,7 @@ async def show_summary(update: Update, context: Context) -> str:
     assert draft is not None
     _ = tr(context, update)
     await update.effective_chat.send_message(
-        cards.summary_card(_, draft),
+        cards.summary_card(_, draft, locale_of(context, update)),
         reply_markup=InlineKeyboardMarkup(
             [[button(_("Send it"), draft, "send")], [button(_(CANCEL), draft, "cancel")]]
         ),

@@ -410,3 +410,14 @@ async def test_sharing_the_place_shows_similar_cases_nearby(
     await resident.say("No phone number")
     await resident.press(resident.button("Send it"))
     assert portal.submissions[0][1].lat == 28.222
+
+
+async def test_the_summary_names_the_predicted_category(resident: Resident) -> None:
+    await describe(resident, REPORT)
+    await resident.press(resident.button("Yes, continue"))
+    await resident.say("Skip")
+    more = await resident.photo("p1")
+    assert "Send another, or press “Next”" in texts(more)
+    await resident.say("Next")
+    summary = await resident.say("No phone number")
+    assert "Category: Urban construction › Street lights" in texts(summary)
