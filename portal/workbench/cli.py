@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -60,17 +61,34 @@ def close_unrated_command(days: int | None) -> None:
     default=None,
     help="CSV file to write (default: standard output).",
 )
-def export_examples_command(out: Path | None) -> None:
-    """Write corrected examples as CSV (text,group,category,kind,urgency) for `python -m nlp train`."""
+@click.option(
+    "--with-seed", is_flag=True, help="Put the shipped seed corpus first (a full training set)."
+)
+def export_examples_command(out: Path | None, with_seed: bool) -> None:
+    """Write corrected examples as CSV (text,group,category,kind,urgency).
+
+    Train on them with ``python -m nlp train --data FILE --label-col group --out DIR``.
+    """
     rows = labelled_examples_for_training(get_session())
     fields = ["text", "group", "category", "kind", "urgency"]
-    if out is None:
-        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+    seed: list[dict[str, str]] = []
+    if with_seed:
+        from nlp.corpus import seed_files
+
+        for path in seed_files():
+            with path.open(encoding="utf-8", newline="") as fh:
+                seed.extend({k: row.get(k, "") for k in fields} for row in csv.DictReader(fh))
+    with (
+        out.open("w", encoding="utf-8", newline="") if out is not None else nullcontext(sys.stdout)
+    ) as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
+        writer.writerows(seed)
         writer.writerows(rows)
-    else:
-        with out.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        click.echo(f"wrote {len(rows)} labelled example(s) to {out}", err=True)
+    if out is not None:
+        click.echo(
+            f"wrote {len(rows)} labelled example(s)"
+            + (f" after {len(seed)} seed row(s)" if with_seed else "")
+            + f" to {out}",
+            err=True,
+        )

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from nlp.corpus import read_examples
 from portal.cases.models import Case, CaseEvent
 from portal.errors import ValidationError
 from portal.workbench import queues, services, triage
@@ -131,7 +133,7 @@ def test_close_as_duplicate_needs_the_original(
 
 
 def test_return_then_dispatch_completes_the_not_ours_example(
-    session: Any, assigned_case: Case, people: People, app: Any
+    session: Any, assigned_case: Case, people: People, app: Any, tmp_path: Path
 ) -> None:
     case = assigned_case
     with pytest.raises(ValidationError) as error:
@@ -180,6 +182,15 @@ def test_return_then_dispatch_completes_the_not_ours_example(
     assert result.exit_code == 0, result.output
     exported = list(csv.DictReader(io.StringIO(result.output)))
     assert exported == rows
+    # the file is what `python -m nlp train --data FILE --label-col group` reads
+    out = tmp_path / "examples.csv"
+    result = app.test_cli_runner().invoke(
+        args=["export-labelled-examples", "--with-seed", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    examples = read_examples(out, label_col="group")
+    assert len(examples) > 100 and examples[-1].text == case.text_masked
+    assert (examples[-1].group, examples[-1].category) == ("城乡建设", "城市建设和市政管理")
 
 
 def test_returning_records_the_reason_internally(
