@@ -240,3 +240,8 @@ def can_edit_comment(user: User | None, comment: Any) -> bool:
 
 def can_delete_comment(user: User | None, comment: Any) -> bool:
     return can_edit_comment(user, comment)
+
+
+def can_read_audit_log(user: User | None) -> bool:
+    """Search, export and check the audit log. Nobody may edit it, administrators included."""
+    return is_admin(user)

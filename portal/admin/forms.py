@@ -6,7 +6,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     DecimalField,
     FloatField,
     IntegerField,
@@ -159,15 +158,3 @@ class UserAccessForm(FlaskForm):
     )
     department_code = SelectField(_l("Department"), choices=[], default="", validate_choice=True)
     active = BooleanField(_l("Active (uncheck to block sign-in)"), default=True)
-
-
-class AuditSearchForm(FlaskForm):
-    """GET filters for the audit log (no CSRF: it changes nothing)."""
-
-    class Meta:
-        csrf = False
-
-    actor = StringField(_l("Actor (name or user id)"), validators=[Optional(), Length(max=120)])
-    action = SelectField(_l("Action"), choices=[], default="", validate_choice=True)
-    since = DateField(_l("From"), validators=[Optional()])
-    until = DateField(_l("To (inclusive)"), validators=[Optional()])

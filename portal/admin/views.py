@@ -1,17 +1,14 @@
 """Admin pages (``/admin``, administrators only — everyone else gets a 404): the jurisdiction's
-departments, areas, categories, SLA profiles and routing rules, settings, response templates,
-users' roles, and the audit log (search, export, chain check)."""
+departments, areas, categories, SLA profiles and routing rules, settings, response templates and
+users' roles. The audit log's pages are in :mod:`portal.audit.views`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_timezone
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -27,7 +24,6 @@ from portal.admin.forms import (
     NONE_CHOICE,
     ROLE_LABELS,
     AreaForm,
-    AuditSearchForm,
     CategoryForm,
     DepartmentForm,
     ResponseTemplateForm,
@@ -35,15 +31,6 @@ from portal.admin.forms import (
     SettingsForm,
     SlaProfileForm,
     UserAccessForm,
-)
-from portal.audit.services import (
-    AUDIT_ACTIONS,
-    AuditFilters,
-    count_audit,
-    export_audit,
-    record_audit,
-    search_audit,
-    verify_chain,
 )
 from portal.cases.queries import Page, clamp_page
 from portal.errors import DomainError
@@ -72,17 +59,6 @@ def nav_items() -> list[NavItem]:
     if permissions.can_administer(current_user):
         return [NavItem(_("Administration"), url_for("admin.index"))]
     return []
-
-
-@bp.context_processor
-def _admin_helpers() -> dict[str, Any]:
-    def audit_json(value: Any) -> str:
-        """Before/after values as compact JSON, Chinese kept readable (autoescaped by Jinja)."""
-        if value is None:
-            return ""
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
-
-    return {"audit_json": audit_json}
 
 
 @bp.before_request
@@ -754,87 +730,3 @@ def edit_user(item_id: int) -> Any:
     title = _("Access of %(name)s (user %(id)d)", name=user.display_name, id=user.id)
     back = url_for("admin.users")
     return _form_page(form, title=title, save=save, done_url=back, back_url=back)
-
-
-# --- audit log ------------------------------------------------------------------------------
-
-
-def _audit_filters(form: AuditSearchForm) -> AuditFilters:
-    zone = get_timezone()
-
-    def start_of(day: date | None) -> datetime | None:
-        if day is None:
-            return None
-        return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
-
-    since = start_of(form.since.data)
-    until = start_of(form.until.data + timedelta(days=1)) if form.until.data else None
-    return AuditFilters(
-        actor=(form.actor.data or "").strip() or None,
-        action=form.action.data or None,
-        since=since,
-        until=until,
-    )
-
-
-def _audit_search_form() -> AuditSearchForm:
-    form = AuditSearchForm(request.args)
-    form.action.choices = [SelectChoice("", _("All actions"))] + [
-        SelectChoice(a, a) for a in AUDIT_ACTIONS
-    ]
-    return form
-
-
-@bp.route("/audit")
-def audit_log() -> Any:
-    form = _audit_search_form()
-    valid = form.validate()
-    filters = _audit_filters(form) if valid else AuditFilters()
-    page, per_page = clamp_page(request.args.get("page", type=int), PER_PAGE)
-    result = search_audit(get_session(), filters, page=page, per_page=per_page)
-    args = {
-        k: v for k, v in request.args.items() if k in ("actor", "action", "since", "until") and v
-    }
-    return render_template(
-        "admin/audit.html", form=form, result=result, args=args
-    ), 200 if valid else 422
-
-
-@bp.route("/audit/export")
-def audit_export() -> Any:
-    """Download the filtered log as CSV or JSON; the download is itself audited (``export``)."""
-    form = _audit_search_form()
-    if not form.validate():
-        abort(422)
-    fmt = request.args.get("format", "csv")
-    if fmt not in ("csv", "json"):
-        abort(404)
-    filters = _audit_filters(form)
-    session = get_session()
-    rows = count_audit(session, filters)
-    content = export_audit(session, filters, fmt=fmt)
-    record_audit(
-        session,
-        actor=_actor(),
-        action="export",
-        target_type="audit_log",
-        after={"format": fmt, "filters": filters.as_dict(), "rows": rows},
-        ip=_ip(),
-    )
-    session.commit()  # on record before the file leaves
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    mimetype = "text/csv" if fmt == "csv" else "application/json"
-    return Response(
-        ("\ufeff" + content) if fmt == "csv" else content,  # BOM: Excel opens UTF-8 CSV correctly
-        mimetype=f"{mimetype}; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="shuzhi-audit-{stamp}.{fmt}"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
-@bp.route("/audit/verify")
-def audit_verify() -> Any:
-    result = verify_chain(get_session())
-    return render_template("admin/audit_verify.html", result=result), 200 if result.ok else 409
