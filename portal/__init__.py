@@ -23,12 +23,13 @@ FEATURES = (
     "portal.api",
     "portal.open311",
     "portal.workbench",
+    "portal.deliberation",
     "portal.admin",
     "portal.audit",
 )
 
 #: Feature packages whose ``cli`` module defines ``register(app)`` for ``flask --app portal ...``.
-CLI_FEATURES = ("portal.cli", "portal.api.cli", "portal.workbench.cli", "portal.audit.cli")
+CLI_FEATURES = ("portal.cli", "portal.api.cli", "portal.workbench.cli", "portal.deliberation.cli", "portal.audit.cli")
 
 log = logging.getLogger(__name__)
 
