@@ -180,6 +180,7 @@ def conversation(*, persistent: bool) -> ConversationHandler:  # type: ignore[ty
                 ]
             },
             fallbacks=[
+                CommandHandler("status", ask_number),
                 CommandHandler("cancel", stop_lookup),
                 MessageHandler(LabelFilter(CANCEL), stop_lookup),
                 CommandHandler("start", stop_lookup),

@@ -175,7 +175,7 @@ async def test_a_report_becomes_a_case_and_its_progress_reaches_the_chat(
         assert session.get(Case, case.id).status == "closed"
 
 
-async def test_the_gateway_against_the_real_portal(served, bot_key, make_case) -> None:  # type: ignore[no-untyped-def]
+async def test_the_gateway_against_the_real_portal(served, bot_key, session) -> None:  # type: ignore[no-untyped-def]
     """Errors map to typed exceptions; 5xx is retried; an idempotency key never makes two cases."""
     from tests.factories import OUTSIDE_POINT
 
@@ -208,6 +208,12 @@ async def test_the_gateway_against_the_real_portal(served, bot_key, make_case) -
         assert first["tracking_number"] == second["tracking_number"]
         page = await gateway.my_cases(resident)
         assert [c["tracking_number"] for c in page.items] == [first["tracking_number"]]
+        from portal.accounts.models import ChannelIdentity
+
+        identity = session.scalar(
+            select(ChannelIdentity).where(ChannelIdentity.external_id == "4711")
+        )
+        assert identity.channel == "telegram" and identity.user.display_name == "王小明"
 
         flaky.failing = True
         gateway_no_recovery = HttpPortalGateway(url, bot_key, sleep=no_wait)

@@ -190,3 +190,14 @@ async def test_notifications_say_what_happened(
     text = telegram.sent()[-1].text
     assert "Sent to the department" in text and "Transferred to another department" in text
     assert "转交区住建局处理。" in text and case["url"] in text
+
+
+async def test_status_command_while_waiting_for_a_number(
+    resident: Resident, portal: FakePortal
+) -> None:
+    case = a_case(portal, resident)
+    await resident.say("Check a case")
+    said = await resident.say(f"/status {case['tracking_number']}")
+    assert f"Case {case['tracking_number']}" in texts(said)
+    after = await resident.say("/help")
+    assert "How I can help" in texts(after)
