@@ -190,6 +190,12 @@ def notification_text(_: Translate, note: PortalNotification) -> str:
         ]
         if note.note:
             lines.insert(1, _("Department's note: %(note)s", note=quote(note.note, 600)))
+    elif note.tracking_number is None:  # news not about one case (e.g. a proposal you follow)
+        lines = (
+            [_("News from the portal:"), quote(note.note, 1000)]
+            if note.note
+            else [_("News from the portal.")]
+        )
     else:
         lines = [
             _(

@@ -201,3 +201,23 @@ async def test_status_command_while_waiting_for_a_number(
     assert f"Case {case['tracking_number']}" in texts(said)
     after = await resident.say("/help")
     assert "How I can help" in texts(after)
+
+
+async def test_news_not_about_a_case(
+    resident: Resident, portal: FakePortal, telegram: FakeTelegram
+) -> None:
+    portal.feed.append(
+        {
+            "id": 1,
+            "recipient": f"telegram:{resident.id}",
+            "kind": "proposal_answered",
+            "tracking_number": None,
+            "status": None,
+            "event": None,
+            "note": "您支持的建议已得到答复。",
+            "url": "http://portal.test/proposals/3",
+        }
+    )
+    await poll_notifications(resident.app)
+    text = telegram.sent()[-1].text
+    assert text == "News from the portal:\n您支持的建议已得到答复。\nhttp://portal.test/proposals/3"
