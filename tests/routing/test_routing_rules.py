@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from portal.jurisdiction.models import Area, Category, Department, RoutingRule, SlaProfile
@@ -29,32 +28,34 @@ def _route(session, category: str, area: str | None = None, urgency: str | None 
     )
 
 
-@pytest.mark.parametrize(
-    ("category", "area", "lead", "co"),
-    [
-        # category + community beats category + street
-        ("G01-02", "LJ-NH-01", "culture_tourism", ["urban_mgmt"]),
-        # category + street (a community of the street without its own rule)
-        ("G01-02", "LJ-NH-02", "street_nh", ["urban_mgmt"]),
-        ("G01-02", "LJ-JB", "street_jb", ["urban_mgmt"]),
-        # category, no area
-        ("G01-02", None, "urban_mgmt", []),
-        # a category without a rule falls back to its group's rule
-        ("G01-05", "LJ-JB-01", "housing", []),
-        # group + area beats group
-        ("G09-01", "LJ-WS-01", "street_ws", ["civil_affairs"]),
-        ("G09-01", None, "civil_affairs", []),
-        # category (no area) beats group + area
-        ("G09-06", "LJ-WS-01", "civil_affairs", []),
-        # a group code routes by the group's rules
-        ("G02", None, "ecology", []),
-    ],
-)
-def test_most_specific_rule_wins(session, jurisdiction, category, area, lead, co) -> None:
-    decision = _route(session, category, area)
-    assert decision.matched
-    assert decision.department.code == lead
-    assert sorted(d.code for d in decision.co_departments) == co
+#: (category, area, expected lead, expected co-departments)
+SPECIFICITY = [
+    # category + community beats category + street
+    ("G01-02", "LJ-NH-01", "culture_tourism", ["urban_mgmt"]),
+    # category + street (a community of the street without its own rule)
+    ("G01-02", "LJ-NH-02", "street_nh", ["urban_mgmt"]),
+    ("G01-02", "LJ-JB", "street_jb", ["urban_mgmt"]),
+    # category, no area
+    ("G01-02", None, "urban_mgmt", []),
+    # a category without a rule falls back to its group's rule
+    ("G01-05", "LJ-JB-01", "housing", []),
+    # group + area beats group
+    ("G09-01", "LJ-WS-01", "street_ws", ["civil_affairs"]),
+    ("G09-01", None, "civil_affairs", []),
+    # category (no area) beats group + area
+    ("G09-06", "LJ-WS-01", "civil_affairs", []),
+    # a group code routes by the group's rules
+    ("G02", None, "ecology", []),
+]
+
+
+def test_most_specific_rule_wins(session, jurisdiction) -> None:
+    for category, area, lead, co in SPECIFICITY:
+        decision = _route(session, category, area)
+        where = f"{category}@{area}"
+        assert decision.matched, where
+        assert decision.department.code == lead, where
+        assert sorted(d.code for d in decision.co_departments) == co, where
 
 
 def test_group_and_community_beats_group_and_street(session, jurisdiction) -> None:
