@@ -355,6 +355,13 @@ def search_audit(
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 
+def known_actions(session: Session) -> list[str]:
+    """The actions to filter by: the application's own and any other found in the log
+    (features may record their own, e.g. ``moderation.block``)."""
+    stored = session.scalars(select(AuditEntry.action).distinct()).all()
+    return sorted(set(AUDIT_ACTIONS) | set(stored))
+
+
 def count_audit(session: Session, filters: AuditFilters) -> int:
     return session.scalar(select(func.count()).select_from(_filtered(filters).subquery())) or 0
 

@@ -17,11 +17,11 @@ from wtforms.fields.choices import SelectChoice
 from portal import get_session, permissions
 from portal.audit.forms import AuditSearchForm
 from portal.audit.services import (
-    AUDIT_ACTIONS,
     EXPORT_FORMATS,
     AuditFilters,
     count_audit,
     export_audit,
+    known_actions,
     record_audit,
     search_audit,
     verify_chain,
@@ -71,7 +71,7 @@ def _filters(form: AuditSearchForm) -> AuditFilters:
 def _search_form() -> AuditSearchForm:
     form = AuditSearchForm(request.args)
     form.action.choices = [SelectChoice("", _("All actions"))] + [
-        SelectChoice(a, a) for a in AUDIT_ACTIONS
+        SelectChoice(a, a) for a in known_actions(get_session())
     ]
     return form
 

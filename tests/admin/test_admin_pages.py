@@ -394,3 +394,28 @@ def test_verify_page_reports_tampering(admin_client: FlaskClient, session: Any) 
     response = admin_client.get("/admin/audit/verify")
     assert response.status_code == 409
     assert "tampered with at entry 1" in response.get_data(as_text=True)
+
+
+def test_audit_search_offers_actions_recorded_by_other_features(
+    admin_client: FlaskClient, session: Any
+) -> None:
+    from portal.audit.services import record_audit
+
+    record_audit(session, actor="cli", action="moderation.block", target_type="user", target_id=3)
+    session.commit()
+    page = admin_client.get("/admin/audit?action=moderation.block")
+    assert page.status_code == 200
+    assert '<option selected value="moderation.block">' in page.get_data(as_text=True)
+    assert "<code>moderation.block</code>" in page.get_data(as_text=True)
+
+
+def test_users_are_searched_by_name_or_email_and_role(
+    admin_client: FlaskClient, make_user: Any
+) -> None:
+    make_user(role="staff", department="housing", display_name="Clerk Li", email="li@example.test")
+    make_user(role="resident", display_name="Resident Zhao")
+    page = admin_client.get("/admin/users?q=li%40example").get_data(as_text=True)
+    assert "Clerk Li" in page and "Resident Zhao" not in page
+    page = admin_client.get("/admin/users?role=resident").get_data(as_text=True)
+    assert "Resident Zhao" in page and "Clerk Li" not in page
+    assert "<td>Admin Wang</td>" not in page
