@@ -10,13 +10,14 @@ from flask_limiter.util import get_remote_address
 from portal.accounts.models import User
 from portal.api.models import ApiKey
 from portal.api.services import authenticate_api_key, parse_resident, resolve_channel_resident
-from portal.errors import DomainError, PermissionDenied
+from portal.errors import DomainError, PermissionDenied, ValidationError
 
 RESIDENT_HEADER = "X-Shuzhi-Resident"
 RESIDENT_NAME_HEADER = "X-Shuzhi-Resident-Name"
 DEFAULT_LIMIT_PER_KEY = "1200/minute"
 DEFAULT_LIMIT_PER_ADDRESS = "1200/minute"
 _CACHE = "shuzhi.api_key"
+MAX_NAME_HEADER = 240
 
 
 class Unauthenticated(DomainError):
@@ -80,6 +81,12 @@ def acting_resident(*, required: bool) -> User | None:
             )
         return None
     channel, external_id = parse_resident(value)
+    raw_name = request.headers.get(RESIDENT_NAME_HEADER, "")
+    if len(raw_name) > MAX_NAME_HEADER:
+        raise ValidationError(
+            f"{RESIDENT_NAME_HEADER} is longer than {MAX_NAME_HEADER} characters.",
+            field=RESIDENT_NAME_HEADER,
+        )
     if channel not in key.channels:
         raise PermissionDenied(
             f"This API key may not act for {channel} residents.", code="insufficient_scope"
@@ -90,7 +97,7 @@ def acting_resident(*, required: bool) -> User | None:
         session,
         channel=channel,
         external_id=external_id,
-        display_name=unquote(request.headers.get(RESIDENT_NAME_HEADER, ""), errors="replace"),
+        display_name=unquote(raw_name, errors="replace"),
         locale="en" if locale == "en" else None,
     )
     session.commit()  # a resident seen once exists from now on, whatever this request does next

@@ -12,6 +12,7 @@ from typing import Any
 import nlp
 from portal.api.services import SCOPES
 from portal.cases.models import KINDS
+from portal.deliberation.openapi import deliberation_paths, deliberation_schemas
 
 ERROR_STATUSES = {
     "400": "Malformed request (e.g. the body is not valid JSON)",
@@ -299,7 +300,7 @@ def _schemas() -> dict[str, Any]:
                 "ids": {
                     "type": "array",
                     "maxItems": 500,
-                    "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                    "items": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
                 }
             },
         },
@@ -517,10 +518,10 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearerAuth": []}],
-        "paths": paths,
+        "paths": {**paths, **deliberation_paths()},
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **deliberation_schemas()},
             "responses": responses,
             "parameters": parameters,
         },

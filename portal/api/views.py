@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy import select
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, MethodNotAllowed, UnsupportedMediaType
 
 import nlp
 from portal import get_session, permissions
@@ -37,6 +37,8 @@ limiter.limit(auth.limit_per_address, scope="api-address")(bp)
 
 MAX_PHOTOS = 3
 MAX_PER_PAGE = 100
+#: Notification ids are 32-bit integers on PostgreSQL.
+MAX_ID = 2**31 - 1
 
 
 def _register_html_pages(state: Any) -> None:
@@ -62,6 +64,16 @@ def _rate_limited(error: RateLimitExceeded) -> Any:
     )
     response.status_code = 429
     response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+@bp.after_app_request
+def _allow_header(response: Any) -> Any:
+    """405 answers list the allowed methods (RFC 9110); the app's JSON error handler drops them."""
+    if response.status_code == 405 and "Allow" not in response.headers:
+        routing_error = request.routing_exception
+        if isinstance(routing_error, MethodNotAllowed) and routing_error.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(routing_error.valid_methods))
     return response
 
 
@@ -446,7 +458,7 @@ def notifications() -> Any:
         raise ValidationError(_("after must be a notification id (a whole number)."), field="after")
     if not re.fullmatch(r"[0-9]{1,4}", limit_raw) or not 1 <= int(limit_raw) <= 500:
         raise ValidationError(_("limit must be a whole number from 1 to 500."), field="limit")
-    after = int(after_raw)
+    after = min(int(after_raw), MAX_ID)  # nothing lies beyond the largest possible id
     pending = api_services.pending_notifications(
         get_session(), channel=channel, after=after, limit=int(limit_raw)
     )
@@ -463,7 +475,7 @@ def acknowledge() -> Any:
     if (
         not isinstance(ids, list)
         or len(ids) > 500
-        or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids)
+        or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in ids)
     ):
         raise ValidationError(_("ids must be a list of up to 500 notification ids."), field="ids")
     session = get_session()
