@@ -238,8 +238,12 @@ def remove_files(paths: Sequence[Path]) -> None:
 
 
 def _forget_pending(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint: the outer transaction decides
+        return
     session.info.pop(_PENDING_KEY, None)
 
 
 def _remove_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     remove_files(session.info.pop(_PENDING_KEY, []))

@@ -128,6 +128,14 @@ def test_written_photos_are_removed_when_the_transaction_rolls_back(
         session, case=case, photos=[PhotoUpload("a.webp", "image/webp", _webp())], uploaded_by=None
     )
     assert len(_uploads_on_disk(app)) == 1
+    with session.begin_nested():  # a savepoint ending does not decide the photo's fate
+        pass
+    try:
+        with session.begin_nested():
+            raise RuntimeError("rolled back savepoint")
+    except RuntimeError:
+        pass
+    assert len(_uploads_on_disk(app)) == 1
     session.rollback()
     assert _uploads_on_disk(app) == []
     store_photos(
