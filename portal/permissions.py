@@ -245,3 +245,11 @@ def can_delete_comment(user: User | None, comment: Any) -> bool:
 def can_read_audit_log(user: User | None) -> bool:
     """Search, export and check the audit log. Nobody may edit it, administrators included."""
     return is_admin(user)
+
+
+# --- api: keys and channels -----------------------------------------------------------------
+
+
+def can_manage_api_keys(user: User | None) -> bool:
+    """Create, list and revoke API keys (the bot's, a city app's): administrators only."""
+    return is_admin(user)

@@ -13,8 +13,7 @@ from flask import Flask, abort, current_app, flash, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal import get_session
-from portal.accounts.models import Role
+from portal import get_session, permissions
 from portal.api import services as api_services
 from portal.errors import DomainError, PermissionDenied
 from portal.extensions import csrf
@@ -32,10 +31,6 @@ def register_pages(app: Flask) -> None:
     app.add_url_rule("/account/link-code", "api.link_code", link_code, methods=["GET", "POST"])
 
 
-def can_manage_api_keys(user: Any) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and user.has_role(Role.ADMIN)
-
-
 def _check_csrf() -> None:
     """These endpoints are named ``api.*``, which the API blueprint's exemption would cover."""
     if current_app.config.get("WTF_CSRF_ENABLED", True):
@@ -43,7 +38,7 @@ def _check_csrf() -> None:
 
 
 def _require_admin() -> None:
-    if not can_manage_api_keys(current_user):
+    if not permissions.can_manage_api_keys(current_user):
         raise PermissionDenied(_("Only administrators manage API keys."))
 
 
