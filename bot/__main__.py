@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    os.umask(0o077)  # the state file holds residents' drafts: readable by this user only
     try:
         settings = load_settings(webhook=args.webhook)
     except SettingsError as error:

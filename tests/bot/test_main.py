@@ -186,7 +186,9 @@ def test_webhook_mode_registers_the_secret_and_takes_updates(
     wait_for(lambda: bot_api.sent(), process)
     stop(process)
     assert len(bot_api.sent()) == 1
-    assert (tmp_path / "state.pickle").exists()  # state written on the way out
+    state = tmp_path / "state.pickle"
+    assert state.exists()  # state written on the way out, for the bot's user only
+    assert state.stat().st_mode & 0o077 == 0
 
 
 def _listening(port: int) -> bool:
