@@ -1,0 +1,1 @@
+"""Cases: resident intake, the case lifecycle, public tracking."""
