@@ -150,10 +150,14 @@ def _lock_chain_head(session: Session) -> AuditChainHead:
 
 
 def actor_label_of(actor: User | str | None) -> str:
+    """Who acted, as kept for good in the log: officials by name (accountability), residents
+    only by account id (the log cannot be erased, so it holds no resident's name)."""
     if actor is None:
         return "anonymous"
     if isinstance(actor, str):
         return actor[:120]
+    if actor.role == "resident":
+        return f"user #{actor.id} (resident)"
     return f"{actor.display_name} ({actor.role})"[:120]
 
 

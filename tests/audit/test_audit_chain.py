@@ -164,3 +164,14 @@ def test_concurrent_appends_keep_one_valid_chain(app: Any, session: Any) -> None
     assert result.ok and result.checked == threads_n * per_thread
     ids = session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)).all()
     assert ids == list(range(1, threads_n * per_thread + 1))
+
+
+def test_residents_are_recorded_by_id_only_officials_by_name(session: Any, make_user: Any) -> None:
+    resident = make_user(role="resident", display_name="Resident Canary Zhang")
+    clerk = make_user(role="coordinator", display_name="Coordinator Liu")
+    first = record_audit(session, actor=resident, action="login")
+    second = record_audit(session, actor=clerk, action="login")
+    session.commit()
+    assert first.actor_label == f"user #{resident.id} (resident)"
+    assert "Canary" not in first.actor_label and first.actor_id == resident.id
+    assert second.actor_label == "Coordinator Liu (coordinator)"
