@@ -105,7 +105,9 @@ async def language_chosen(update: Update, context: Context) -> None:
     context.user_data["locale"] = locale
     _ = tr(context, update)
     await query.answer()
-    await query.edit_message_text(_("I will speak English with you from now on."))
+    await query.edit_message_text(
+        _("Language: %(name)s. Send /language to change it.", name=LANGUAGE_NAMES[locale])
+    )
     await update.effective_chat.send_message(
         _("Choose below, or simply write what is wrong."), reply_markup=main_menu_keyboard(_)
     )

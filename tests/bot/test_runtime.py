@@ -120,7 +120,7 @@ async def test_language_follows_telegram_and_can_be_switched(
     await english.press("lang:zh_Hans_CN")
     assert bot_app.user_data[502]["locale"] == "zh_Hans_CN"
     switched = await english.press("lang:en")
-    assert "I will speak English with you from now on." in texts(switched)
+    assert "Language: English. Send /language to change it." in texts(switched)
     assert bot_app.user_data[502]["locale"] == "en"
 
 
