@@ -78,6 +78,7 @@ from bot.menu import (
     NEXT,
     NO_PHONE,
     SKIP,
+    STEP_BUTTONS,
     LabelFilter,
     main_menu_keyboard,
     menu_choice,
@@ -95,18 +96,6 @@ log = logging.getLogger(__name__)
 
 END = ConversationHandler.END
 CATALOGUE_TTL = 600.0
-#: Media a resident may send that the bot cannot read.
-UNREADABLE = (
-    filters.Sticker.ALL
-    | filters.VOICE
-    | filters.AUDIO
-    | filters.VIDEO
-    | filters.VIDEO_NOTE
-    | filters.Document.ALL
-    | filters.ANIMATION
-    | filters.POLL
-    | filters.Dice.ALL
-)
 
 
 # --- entry ----------------------------------------------------------------------------------
@@ -531,14 +520,15 @@ def conversation(*, persistent: bool) -> ConversationHandler:  # type: ignore[ty
         CommandHandler(["report", "propose"], start_report),
         MessageHandler(FREE_TEXT & ~lookup.TRACKING_NUMBER_TEXT, start_with_text),
     ]
-    stay_unreadable = MessageHandler(UNREADABLE, unreadable)
+    anything_but_text = ~filters.COMMAND & ~MENU_BUTTONS & ~filters.TEXT
     states = {
         DESCRIBE: [
             MessageHandler(FREE_TEXT, describe_text),
             MessageHandler(filters.PHOTO, describe_photo),
             MessageHandler(filters.LOCATION, describe_location),
             _report_buttons({"done": done, "cancel": cancel_button}),
-            stay_unreadable,
+            MessageHandler(anything_but_text, unreadable),
+            MessageHandler(STEP_BUTTONS, _describe_hint),
         ],
         CONFIRM: [
             _report_buttons(
@@ -551,8 +541,7 @@ def conversation(*, persistent: bool) -> ConversationHandler:  # type: ignore[ty
                     "cancel": cancel_button,
                 }
             ),
-            MessageHandler(FREE_TEXT, _confirm_hint),
-            stay_unreadable,
+            MessageHandler(~filters.COMMAND & ~MENU_BUTTONS, _confirm_hint),
         ],
         LOCATION: [
             MessageHandler(filters.LOCATION, _after_location(location_received)),
@@ -599,6 +588,14 @@ def conversation(*, persistent: bool) -> ConversationHandler:  # type: ignore[ty
             persistent=persistent,
             allow_reentry=False,
         )
+
+
+async def _describe_hint(update: Update, context: Context) -> None:
+    assert update.effective_message is not None
+    _ = tr(context, update)
+    await update.effective_message.reply_text(
+        _("Please describe the problem in your own words, then press “Done”.")
+    )
 
 
 async def _confirm_hint(update: Update, context: Context) -> None:

@@ -153,3 +153,16 @@ async def test_typing_instead_of_pressing_the_buttons(resident: Resident) -> Non
 async def test_unknown_command(resident: Resident) -> None:
     said = await resident.say("/frobnicate")
     assert "I do not know that command" in texts(said)
+
+
+async def test_a_contact_or_a_stale_step_button_while_describing(resident: Resident) -> None:
+    await resident.say("Report a problem")
+    await resident.say(REPORT)
+    contact = await resident.share_contact()
+    assert "Please type your message" in texts(contact)
+    skip = await resident.say("Skip")
+    assert "Please describe the problem in your own words" in texts(skip)
+    await resident.press(resident.button("Done"))
+    located = await resident.location(28.2, 112.9)  # in the confirm step
+    assert "Please answer with the buttons above" in texts(located)
+    assert resident.app.user_data[resident.id]["draft"]["texts"] == [REPORT]
