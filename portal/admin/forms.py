@@ -118,7 +118,10 @@ class RoutingRuleForm(FlaskForm):
     )
     department_code = SelectField(_l("Lead department"), choices=[], validate_choice=True)
     co_department_codes = SelectMultipleField(
-        _l("Co-handling departments"), choices=[], validate_choice=True
+        _l("Co-handling departments"),
+        choices=[],
+        validate_choice=True,
+        description=_l("Hold Ctrl (or ⌘) to select several, or to unselect one."),
     )
     sla_code = SelectField(_l("SLA profile"), choices=[], validate_choice=True)
     active = BooleanField(_l("Active"), default=True)

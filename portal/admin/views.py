@@ -37,7 +37,9 @@ from portal.errors import DomainError
 from portal.jurisdiction.models import Area, Category, Department, RoutingRule, SlaProfile
 from portal.workbench.models import ResponseTemplate
 
-bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+bp = Blueprint(
+    "admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static"
+)
 
 PER_PAGE = 50
 
