@@ -57,7 +57,7 @@ def _reason(reason: str | None) -> str:
 
 def _target(session: Session, target_type: str, target_id: int) -> Comment | Proposal:
     model = TARGET_TYPES.get(target_type)
-    item = session.get(model, target_id) if model is not None else None
+    item = session.get(model, target_id) if model is not None and 0 < target_id < 2**31 else None
     if item is None:
         raise NotFound(_("Nothing to moderate here."))
     return item

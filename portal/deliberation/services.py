@@ -314,7 +314,7 @@ def proposal_from_case(
 def get_proposal(session: Session, proposal_id: int, *, viewer: User | None = None) -> Proposal:
     """The proposal (a hidden one too: its page says "hidden by moderator" in place of the text)."""
     del viewer
-    proposal = session.get(Proposal, proposal_id)
+    proposal = session.get(Proposal, proposal_id) if 0 < proposal_id < 2**31 else None
     if proposal is None:
         raise NotFound(_("No such proposal."))
     return proposal

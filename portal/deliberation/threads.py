@@ -149,7 +149,7 @@ def post_comment(
     _target_open(session, proposal=proposal, case=case, user=author)
     depth = 1
     if parent_id is not None:
-        parent = session.get(Comment, parent_id)
+        parent = session.get(Comment, parent_id) if 0 < parent_id < 2**31 else None
         same_target = parent is not None and (
             (proposal is not None and parent.proposal_id == proposal.id)
             or (case is not None and parent.case_id == case.id)
@@ -265,7 +265,7 @@ def unlike_comment(session: Session, *, comment: Comment, user: User) -> bool:
 
 
 def get_comment(session: Session, comment_id: int) -> Comment:
-    comment = session.get(Comment, comment_id)
+    comment = session.get(Comment, comment_id) if 0 < comment_id < 2**31 else None
     if comment is None:
         raise NotFound(_("No such comment."))
     return comment

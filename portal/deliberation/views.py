@@ -45,6 +45,16 @@ bp = Blueprint(
 )
 
 
+def _register_api(state: Any) -> None:
+    """The JSON endpoints (``/api/v1/proposals``…) are a blueprint of their own (no CSRF)."""
+    from portal.deliberation.api import bp as api_bp
+
+    state.app.register_blueprint(api_bp)
+
+
+bp.record_once(_register_api)
+
+
 @dataclass(frozen=True)
 class NavItem:
     label: str
