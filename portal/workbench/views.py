@@ -235,6 +235,8 @@ def _render_case(case: Case, *, forms: dict[str, Any] | None = None, status: int
         forms=action_forms,
         response_templates=templates,
         show_contact=permissions.can_view_contact(user, case),
+        public_reply_allowed=permissions.can_take_workbench_action(user, case, "reply")
+        and case.status in (ASSIGNED, ACCEPTED, RESOLVED),
         pending_transfer=queues.pending_transfer_for(db, case.id),
         now=utcnow(),
     ), status
