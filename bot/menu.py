@@ -14,6 +14,15 @@ MAIN_MENU = {
     "mine": N_("My cases"),
     "help": N_("Help"),
 }
+#: The menu's Chinese names as the service calls them, understood even when typed by hand (and
+#: whatever the catalogue's wording).
+ALIASES = {
+    MAIN_MENU["report"]: ("反映问题",),
+    MAIN_MENU["proposal"]: ("提建议",),
+    MAIN_MENU["status"]: ("查询进度",),
+    MAIN_MENU["mine"]: ("我的事项",),
+    MAIN_MENU["help"]: ("帮助",),
+}
 SHARE_LOCATION = N_("Share my location")
 SHARE_PHONE = N_("Share my phone number")
 NO_PHONE = N_("No phone number")
@@ -27,7 +36,9 @@ def label_matches(text: str | None, msgid: str) -> bool:
     if not text:
         return False
     text = text.strip()
-    return any(translator(locale)(msgid) == text for locale in LOCALES) or text == msgid
+    if text == msgid or text in ALIASES.get(msgid, ()):
+        return True
+    return any(translator(locale)(msgid) == text for locale in LOCALES)
 
 
 def menu_choice(text: str | None) -> str | None:

@@ -301,3 +301,15 @@ async def test_saved_drafts_and_delivered_notifications_survive_a_restart(
     assert portal.acked == {1}
     shown = [c for c in telegram.sent("sendMessage") if "Update on your case" in c.text]
     assert len(shown) == 1
+
+
+async def test_the_chinese_menu_names_work_when_typed(
+    resident: Resident, portal: FakePortal
+) -> None:
+    started = await resident.say("提建议")
+    assert "Describe your proposal" in texts(started)
+    await resident.say("/cancel")
+    mine = await resident.say("我的事项")
+    assert "You have no cases yet" in texts(mine)
+    asked = await resident.say("查询进度")
+    assert "Send me the tracking number" in texts(asked)
