@@ -70,8 +70,18 @@ def nav_items() -> list[NavItem]:
 
 
 @bp.app_template_global()
-def verdict_awaited(case: Case) -> bool:
-    """For the public case page and "my cases": show the verdict prompt to the submitter."""
+def verdict_awaited(case: Case | dict[str, Any] | str) -> bool:
+    """For the public case page and "my cases": does the signed-in submitter owe a verdict?
+
+    Takes a Case, a public case view (dict) or a tracking number."""
+    if not getattr(current_user, "is_authenticated", False):
+        return False
+    if not isinstance(case, Case):
+        number = case.get("tracking_number") if isinstance(case, dict) else case
+        found = get_session().scalar(select(Case).where(Case.tracking_number == number))
+        if found is None:
+            return False
+        case = found
     return verdicts.awaiting_verdict(get_session(), case, current_user)
 
 

@@ -162,7 +162,10 @@ def test_resident_verdict_form_reopens(
     number = assigned_case.tracking_number
     login(client, people.stranger)
     assert client.get(f"/cases/{number}/verdict").status_code == 403
+    assert "Rate the outcome" not in _page(client, f"/cases/{number}")[1]  # not the submitter
     login(client, people.resident)
+    for page in (f"/cases/{number}", "/my/cases"):  # the prompt on the case page and my cases
+        assert f'href="/cases/{number}/verdict"' in _page(client, page)[1]
     status, html = _page(client, f"/cases/{number}/verdict")
     assert status == 200 and 'id="verdict-form"' in html and "已经处理完毕。" in html
     missing = client.post(f"/cases/{number}/verdict", data={"resolved": "no"})
@@ -178,3 +181,4 @@ def test_resident_verdict_form_reopens(
     assert case.status == "assigned" and case.events[-1].note == "楼道还是很脏。"
     late = client.post(f"/cases/{number}/verdict", data={"resolved": "yes", "satisfaction": "5"})
     assert late.status_code == 302  # not waiting for a verdict any more
+    assert f'href="/cases/{number}/verdict"' not in _page(client, f"/cases/{number}")[1]
