@@ -18,12 +18,13 @@ import enum
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -252,37 +253,59 @@ class VerifyResult:
     reason: str | None = None
 
 
-def verify_chain(session: Session, *, batch_size: int = 1000) -> VerifyResult:
-    """Recompute every hash and link, in id order, and compare the chain head.
-
-    Reads rows directly (not through the identity map), so it sees what is in the database.
-    Detects a modified entry (its hash), a deleted entry (a gap in the ids / a broken link), a
-    re-linked or inserted entry (``prev_hash``) and deleted newest entries (the chain head).
-    """
-    table = AuditEntry.__table__
-    rows = session.execute(
-        select(table).order_by(table.c.id).execution_options(yield_per=batch_size)
-    ).mappings()
+def _walk_chain(rows: Iterable[Any]) -> tuple[VerifyResult | None, int, str]:
+    """Check entries in id order: (the first break or None, the number checked, the last hash)."""
     expected_id, prev_hash, checked = 1, GENESIS_HASH, 0
     for row in rows:
         if row["id"] != expected_id:
             if row["id"] < expected_id:
-                return VerifyResult(False, checked, row["id"], "entry ids are out of order")
-            return VerifyResult(
-                False, checked, expected_id, f"entry {expected_id} is missing (deleted)"
-            )
+                broken = VerifyResult(False, checked, row["id"], "entry ids are out of order")
+            else:
+                broken = VerifyResult(
+                    False, checked, expected_id, f"entry {expected_id} is missing (deleted)"
+                )
+            return broken, checked, prev_hash
         if row["prev_hash"] != prev_hash:
-            return VerifyResult(
-                False, checked, row["id"], "entry does not link to the previous entry"
+            return (
+                VerifyResult(
+                    False, checked, row["id"], "entry does not link to the previous entry"
+                ),
+                checked,
+                prev_hash,
             )
         if entry_hash(dict(row)) != row["hash"]:
-            return VerifyResult(
-                False, checked, row["id"], "entry content does not match its hash (modified)"
+            return (
+                VerifyResult(
+                    False, checked, row["id"], "entry content does not match its hash (modified)"
+                ),
+                checked,
+                prev_hash,
             )
         checked += 1
         prev_hash = row["hash"]
         expected_id += 1
-    last_id = expected_id - 1
+    return None, checked, prev_hash
+
+
+def verify_chain(session: Session, *, batch_size: int = 1000) -> VerifyResult:
+    """Recompute every hash and link, in id order, and compare the chain head.
+
+    Reads rows directly (not through the identity map), so it sees what is in the database,
+    in batches (a server-side cursor on PostgreSQL, closed even when a break stops the walk).
+    Detects a modified entry (its hash), a deleted entry (a gap in the ids / a broken link), a
+    re-linked or inserted entry (``prev_hash``) and deleted newest entries (the chain head).
+    """
+    table = AuditEntry.__table__
+    result = session.execute(
+        select(table).order_by(table.c.id).execution_options(yield_per=batch_size)
+    )
+    try:
+        broken, checked, prev_hash = _walk_chain(result.mappings())
+    finally:
+        result.close()
+    if broken is not None:
+        return broken
+    last_id = checked
     head = (
         session.execute(select(AuditChainHead.__table__).where(AuditChainHead.id == CHAIN_HEAD_ID))
         .mappings()
@@ -409,24 +432,26 @@ def export_audit(session: Session, filters: AuditFilters, *, fmt: str) -> str:
     transaction. Raises ValidationError for an unknown format or too many rows.
     """
     if fmt not in EXPORT_FORMATS:
-        raise ValidationError(f"unknown export format {fmt!r}", field="format")
+        raise ValidationError(_("Unknown export format."), field="format")
     if count_audit(session, filters) > MAX_EXPORT_ROWS:
         raise ValidationError(
-            f"more than {MAX_EXPORT_ROWS} entries: please narrow the date range", field="since"
+            _("More than %(n)d entries: please narrow the date range.", n=MAX_EXPORT_ROWS),
+            field="since",
         )
-    entries: Iterator[AuditEntry] = iter(
-        session.scalars(
-            _filtered(filters).order_by(AuditEntry.id).execution_options(yield_per=1000)
-        )
+    result = session.scalars(
+        _filtered(filters).order_by(AuditEntry.id).execution_options(yield_per=1000)
     )
     buffer = io.StringIO()
-    if fmt == "json":
-        json.dump([_row(e) for e in entries], buffer, ensure_ascii=False, indent=1)
-        buffer.write("\n")
-    else:
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(EXPORT_COLUMNS)
-        for entry in entries:
-            row = _row(entry)
-            writer.writerow([_csv_cell(row[c]) for c in EXPORT_COLUMNS])
+    try:
+        if fmt == "json":
+            json.dump([_row(e) for e in result], buffer, ensure_ascii=False, indent=1)
+            buffer.write("\n")
+        else:
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(EXPORT_COLUMNS)
+            for entry in result:
+                row = _row(entry)
+                writer.writerow([_csv_cell(row[c]) for c in EXPORT_COLUMNS])
+    finally:
+        result.close()
     return buffer.getvalue()
