@@ -78,7 +78,7 @@ def strict_app(tmp_path: Path, model_dir: Path):  # type: ignore[no-untyped-def]
             "RATELIMIT_ENABLED": True,
             "RATELIMIT_STORAGE_URI": "memory://",
             "API_RATE_LIMIT_PER_KEY": "3/minute",
-            "API_RATE_LIMIT_PER_ADDRESS": "5/minute",
+            "API_RATE_LIMIT_PER_ADDRESS": "6/minute",
         }
     )
     with app.app_context():
@@ -97,19 +97,27 @@ def _key(app, *scopes: str) -> str:  # type: ignore[no-untyped-def]
 
 def test_rate_limits_per_key_and_per_address(strict_app) -> None:  # type: ignore[no-untyped-def]
     client = strict_app.test_client()
-    first, second = _key(strict_app, "cases:read"), _key(strict_app, "cases:read")
+
+    def get(path: str, address: str, secret: str | None = None):  # type: ignore[no-untyped-def]
+        headers = bearer(secret) if secret else {}
+        return client.get(path, headers=headers, environ_base={"REMOTE_ADDR": address})
+
+    key = _key(strict_app, "cases:read")
     for _ in range(3):
-        assert client.get("/api/v1/catalogue", headers=bearer(first)).status_code == 200
-    limited = client.get("/api/v1/catalogue", headers=bearer(first))
+        assert get("/api/v1/catalogue", "10.0.0.1", key).status_code == 200
+    limited = get("/api/v1/catalogue", "10.0.0.1", key)
     assert limited.status_code == 429
     assert limited.json["code"] == "rate_limited"
     assert 1 <= int(limited.headers["Retry-After"]) <= 61
-    # another key from the same address has its own bucket, until the address limit (5) is hit
-    assert client.get("/api/v1/catalogue", headers=bearer(second)).status_code == 200
-    by_address = client.get("/api/v1/catalogue", headers=bearer(second))
-    assert by_address.status_code == 429 and by_address.headers["Retry-After"]
-    open311 = [client.get("/open311/v2/services.json").status_code for _ in range(6)]
-    assert open311[-1] == 429
+    # the same key from another address is still limited: the bucket is the key's
+    assert get("/api/v1/catalogue", "10.0.0.9", key).status_code == 429
+    # many keys from one address: each key's bucket is fresh, the address's (6) is not
+    fresh = [_key(strict_app, "cases:read") for _ in range(7)]
+    statuses = [get("/api/v1/catalogue", "10.0.0.2", k).status_code for k in fresh]
+    assert statuses == [200] * 6 + [429]
+    open311 = [get("/open311/v2/services.json", "10.0.0.3").status_code for _ in range(7)]
+    assert open311 == [200] * 6 + [429]
+    assert get("/open311/v2/services.json", "10.0.0.3").json[0]["code"] == 429
 
 
 def test_api_is_csrf_exempt_but_admin_pages_are_not(strict_app) -> None:  # type: ignore[no-untyped-def]
