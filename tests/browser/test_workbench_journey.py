@@ -160,7 +160,9 @@ def test_triage_accept_reply_resolve_then_not_resolved_reopens(
             # 3. The resident says it is not resolved: the case goes back to the same department.
             resident = browser.new_context(locale="zh-CN").new_page()
             _sign_in(resident, base, emails["resident"])
-            resident.goto(f"{base}/cases/{number}/verdict")
+            resident.goto(f"{base}/my/cases")
+            resident.click(f"a[href='/cases/{number}/verdict']")
+            resident.wait_for_load_state()
             assert "物业已清理楼道垃圾" in resident.content()
             resident.check("input[name=resolved][value=no]")
             resident.check("input[name=satisfaction][value='2']")
