@@ -182,3 +182,52 @@ def test_resident_verdict_form_reopens(
     late = client.post(f"/cases/{number}/verdict", data={"resolved": "yes", "satisfaction": "5"})
     assert late.status_code == 302  # not waiting for a verdict any more
     assert f'href="/cases/{number}/verdict"' not in _page(client, f"/cases/{number}")[1]
+
+
+def test_co_department_sees_its_share_and_marks_it_done(
+    client: Any, session: Any, assigned_case: Case, people: People
+) -> None:
+    import io
+
+    from PIL import Image
+
+    number = assigned_case.tracking_number
+    services.accept_case(session, case=assigned_case, actor=people.staff)
+    services.request_co_handling(
+        session,
+        case=assigned_case,
+        actor=people.staff,
+        department_code="ecology",
+        note="请协助检测异味。",
+    )
+    session.commit()
+    login(client, people.other_staff)
+    status, html = _page(client, "/workbench/")
+    assert status == 200 and number in html and "Co-handling" in html
+    status, html = _page(client, f"/workbench/cases/{number}")
+    assert status == 200 and 'id="co_done-form"' in html and 'id="resolve-form"' not in html
+    assert 'name="reply-public"' not in html  # co-departments write internal notes only
+    client.post(
+        f"/workbench/cases/{number}/co_done", data={"codone-note": "已检测，已处罚排污企业。"}
+    )
+    session.expire_all()
+    task = next(t for t in session.get(Case, assigned_case.id).tasks if t.role == "co")
+    assert task.status == "done"
+
+    login(client, people.staff)
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (10, 120, 40)).save(buffer, format="JPEG")
+    response = client.post(
+        f"/workbench/cases/{number}/attach",
+        data={
+            "photo-photos": [(io.BytesIO(buffer.getvalue()), "after.jpg", "image/jpeg")],
+            "photo-public": "y",
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "Photos attached." in response.get_data(as_text=True)
+    session.expire_all()
+    case = session.get(Case, assigned_case.id)
+    assert len(case.attachments) == 1 and case.events[-1].type == "attachment"
+    assert case.attachments[0].event_id == case.events[-1].id
