@@ -50,7 +50,10 @@ class Proposal(Base):
     #: The complaint a resident turned into this proposal (public link, masked text only).
     source_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     #: The case of kind "proposal" created at the threshold: the department works it in its queue.
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), unique=True)
+    #: Not UNIQUE on purpose: a unique column is a "key" to PostgreSQL, and setting it would need
+    #: a row lock that conflicts with the key-share locks concurrent supports' foreign keys hold
+    #: (a deadlock the race test found). One case per proposal is kept by the row lock instead.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)  # see deliberation.lifecycle
     support_count: Mapped[int] = mapped_column(Integer, default=0)
     #: Snapshot of the threshold and window at creation, so later setting changes don't move goals.
