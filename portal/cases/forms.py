@@ -82,8 +82,9 @@ class IntakeForm(FlaskForm):
     category = SelectField(
         _l("Category"),
         description=_l("Optional: leave it to Shuzhi and the coordinators if you are unsure."),
+        choices=[],
         validators=[Optional()],
-        validate_choice=True,
+        validate_choice=False,  # the intake service checks the code (one query, not the list)
     )
     address = StringField(
         _l("Where? (address or landmark)"),

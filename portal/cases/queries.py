@@ -206,6 +206,36 @@ def catalogue_groups(session: Session) -> Sequence[Category]:
     ).all()
 
 
+@dataclass(frozen=True)
+class CatalogueEntry:
+    code: str
+    name: str
+    name_en: str | None
+
+
+@dataclass(frozen=True)
+class CatalogueGroup:
+    group: CatalogueEntry
+    categories: list[CatalogueEntry]
+
+
+def catalogue_options(session: Session) -> list[CatalogueGroup]:
+    """The active catalogue as plain rows in one query (the intake form needs it per request)."""
+    rows = session.execute(
+        select(Category.id, Category.parent_id, Category.code, Category.name, Category.name_en)
+        .where(Category.active.is_(True))
+        .order_by(Category.code)
+    ).all()
+    groups: dict[int, CatalogueGroup] = {}
+    for row in rows:
+        if row.parent_id is None:
+            groups[row.id] = CatalogueGroup(CatalogueEntry(row.code, row.name, row.name_en), [])
+    for row in rows:
+        if row.parent_id is not None and row.parent_id in groups:
+            groups[row.parent_id].categories.append(CatalogueEntry(row.code, row.name, row.name_en))
+    return list(groups.values())
+
+
 def departments(session: Session) -> Sequence[Department]:
     return session.scalars(
         select(Department).where(Department.active.is_(True)).order_by(Department.code)

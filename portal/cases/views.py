@@ -22,7 +22,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
-from wtforms.fields.choices import SelectChoice
 
 from portal import get_session
 from portal.cases import labels, queries
@@ -38,6 +37,7 @@ from portal.cases.services import (
 )
 from portal.cases.status import STATUSES
 from portal.errors import DomainError, NotFound, ValidationError
+from portal.jurisdiction.services import get_setting
 from portal.permissions import can_follow_case, can_view_case
 
 bp = Blueprint(
@@ -164,15 +164,17 @@ def _privacy_notice_version() -> str:
 
 def _category_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     """``[(group label, [(code, label), ...]), ...]``: the group itself first ("general")."""
+    english = str(get_locale()) == "en"
+
+    def label(entry: queries.CatalogueEntry) -> str:
+        return entry.name_en if english and entry.name_en else entry.name
+
     grouped = []
-    for group in queries.catalogue_groups(get_session()):
-        options = [(group.code, _("%(group)s (general)", group=localized_name(group)))]
-        options += [
-            (child.code, localized_name(child))
-            for child in sorted(group.children, key=lambda c: c.code)
-            if child.active
-        ]
-        grouped.append((localized_name(group), options))
+    for entry in queries.catalogue_options(get_session()):
+        group_name = label(entry.group)
+        options = [(entry.group.code, _("%(group)s (general)", group=group_name))]
+        options += [(child.code, label(child)) for child in entry.categories]
+        grouped.append((group_name, options))
     return grouped
 
 
@@ -224,17 +226,12 @@ def new_case() -> Any:
             "cases/sign_in_to_report.html"
         ), 200 if request.method == "GET" else 401
     form = IntakeForm()
-    category_groups = _category_choices()
-    form.category.choices = [SelectChoice("", _("Let Shuzhi choose"))] + [
-        SelectChoice(code, label, optgroup=group)
-        for group, options in category_groups
-        for code, label in options
-    ]
     if request.method == "GET":
         return render_template(
-            "cases/new.html", form=form, preview=None, category_groups=category_groups
+            "cases/new.html", form=form, preview=None, category_groups=_category_choices()
         )
     preview = None
+    needs_triage = False
     status = 422
     if form.validate_on_submit():
         db = get_session()
@@ -261,6 +258,10 @@ def new_case() -> Any:
                 db.commit()
                 return redirect(url_for("cases.submitted", tracking_number=case.tracking_number))
             preview = preview_case(db, text=form.text.data or "", lat=lat, lon=lon)
+            threshold = float(get_setting(db, "triage_confidence_threshold"))
+            needs_triage = preview.group is None or (
+                not form.category.data and preview.analysis.prediction.confidence < threshold
+            )
             db.rollback()  # a preview writes nothing
             status = 200
         except ValidationError as error:
@@ -269,7 +270,11 @@ def new_case() -> Any:
     form.step.data = "submit" if preview is not None or form.step.data == "submit" else "check"
     return (
         render_template(
-            "cases/new.html", form=form, preview=preview, category_groups=category_groups
+            "cases/new.html",
+            form=form,
+            preview=preview,
+            needs_triage=needs_triage,
+            category_groups=_category_choices(),
         ),
         status,
     )
