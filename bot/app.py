@@ -25,7 +25,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import lookup, notifications, reporting, submission
+from bot import lookup, notifications, proposals, reporting, submission
 from bot.gateway import AccessDenied, InvalidRequest, PortalGateway, PortalUnavailable
 from bot.i18n import LANGUAGE_NAMES, LOCALES, use_locales_dir
 from bot.menu import MAIN_MENU, LabelFilter, help_text, main_menu_keyboard
@@ -286,6 +286,7 @@ def build_application(
     application.add_handler(TypeHandler(Update, screen_updates), group=-1)
     handlers: list[object] = [
         lookup.conversation(persistent=persistent),
+        proposals.conversation(persistent=persistent),
         reporting.conversation(persistent=persistent),
         CommandHandler("start", start),
         CommandHandler("help", help_command),
@@ -296,6 +297,7 @@ def build_application(
         CommandHandler("cancel", cancel_outside),
         *lookup.handlers(),
         *notifications.handlers(),
+        *proposals.handlers(),
         CallbackQueryHandler(reporting.stale_button),
         MessageHandler(filters.COMMAND, unknown_command),
         MessageHandler(filters.ALL, anything_else),

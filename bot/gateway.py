@@ -3,8 +3,8 @@
 Handlers depend on the protocol only. ``HttpPortalGateway`` calls ``/api/v1`` with the bot's
 ``channel:telegram`` key, acting for one resident at a time (``X-Shuzhi-Resident``), retries
 connection errors and 5xx answers with backoff, and maps the portal's ``{"code", "message"}``
-errors to the exceptions below. Proposal operations (browse, support, comment) will be one more
-protocol (``ProposalGateway``) that ``PortalGateway`` extends, beside the two it is made of now.
+errors to the exceptions below. ``PortalGateway`` is made of one protocol per concern: cases,
+notifications and proposals (deliberation).
 """
 
 from __future__ import annotations
@@ -202,7 +202,37 @@ class NotificationGateway(Protocol):
     async def ack_notifications(self, ids: Sequence[int]) -> int: ...
 
 
-class PortalGateway(CaseGateway, NotificationGateway, Protocol):
+@dataclass(frozen=True)
+class ProposalPage:
+    items: list[dict[str, Any]]
+    page: int
+    pages: int
+    total: int
+
+
+class ProposalGateway(Protocol):
+    """Deliberation: proposals near a place, support, comments, and the resident's verification."""
+
+    async def proposals(
+        self,
+        resident: Resident,
+        *,
+        lat: float | None = None,
+        lon: float | None = None,
+        page: int = 1,
+        per_page: int = 5,
+    ) -> ProposalPage: ...
+
+    async def support_proposal(self, resident: Resident, proposal_id: int) -> dict[str, Any]: ...
+
+    async def comment_on_proposal(
+        self, resident: Resident, proposal_id: int, *, body: str, stance: str
+    ) -> dict[str, Any]: ...
+
+    async def verify_resident(self, resident: Resident, code: str) -> dict[str, Any]: ...
+
+
+class PortalGateway(CaseGateway, NotificationGateway, ProposalGateway, Protocol):
     """Everything the bot asks of the portal."""
 
 
@@ -364,6 +394,50 @@ class HttpPortalGateway:
 
     async def link_account(self, resident: Resident, code: str) -> dict[str, Any]:
         return dict(await self._call("POST", "/me/link", resident=resident, json={"code": code}))
+
+    # --- proposals --------------------------------------------------------------------------
+
+    async def proposals(
+        self,
+        resident: Resident,
+        *,
+        lat: float | None = None,
+        lon: float | None = None,
+        page: int = 1,
+        per_page: int = 5,
+    ) -> ProposalPage:
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        if lat is not None and lon is not None:
+            params.update(lat=lat, lon=lon)
+        data = await self._call("GET", "/proposals", resident=resident, params=params)
+        return ProposalPage(
+            items=list(data.get("items") or []),
+            page=int(data.get("page") or page),
+            pages=int(data.get("pages") or 0),
+            total=int(data.get("total") or 0),
+        )
+
+    async def support_proposal(self, resident: Resident, proposal_id: int) -> dict[str, Any]:
+        return dict(
+            await self._call("POST", f"/proposals/{int(proposal_id)}/support", resident=resident)
+        )
+
+    async def comment_on_proposal(
+        self, resident: Resident, proposal_id: int, *, body: str, stance: str
+    ) -> dict[str, Any]:
+        return dict(
+            await self._call(
+                "POST",
+                f"/proposals/{int(proposal_id)}/comments",
+                resident=resident,
+                json={"body": body, "stance": stance},
+            )
+        )
+
+    async def verify_resident(self, resident: Resident, code: str) -> dict[str, Any]:
+        return dict(
+            await self._call("POST", "/me/verification", resident=resident, json={"code": code})
+        )
 
     # --- notifications ----------------------------------------------------------------------
 

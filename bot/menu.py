@@ -12,6 +12,7 @@ MAIN_MENU = {
     "proposal": N_("Make a proposal"),
     "status": N_("Check a case"),
     "mine": N_("My cases"),
+    "proposals": N_("Proposals nearby"),
     "help": N_("Help"),
 }
 #: The menu's Chinese names as the service calls them, understood even when typed by hand (and
@@ -21,6 +22,7 @@ ALIASES = {
     MAIN_MENU["proposal"]: ("提建议",),
     MAIN_MENU["status"]: ("查询进度",),
     MAIN_MENU["mine"]: ("我的事项",),
+    MAIN_MENU["proposals"]: ("附近的建议",),
     MAIN_MENU["help"]: ("帮助",),
 }
 SHARE_LOCATION = N_("Share my location")
@@ -29,6 +31,7 @@ NO_PHONE = N_("No phone number")
 SKIP = N_("Skip")
 NEXT = N_("Next")
 CANCEL = N_("Cancel")
+ALL_PROPOSALS = N_("All proposals")
 
 
 def label_matches(text: str | None, msgid: str) -> bool:
@@ -60,7 +63,7 @@ class LabelFilter(filters.MessageFilter):
 
 
 MENU_BUTTONS = LabelFilter(*MAIN_MENU.values())
-STEP_BUTTONS = LabelFilter(SKIP, NEXT, NO_PHONE, CANCEL)
+STEP_BUTTONS = LabelFilter(SKIP, NEXT, NO_PHONE, CANCEL, ALL_PROPOSALS)
 #: Free text a resident typed (not a command, not a button of ours).
 FREE_TEXT = filters.TEXT & ~filters.COMMAND & ~MENU_BUTTONS & ~STEP_BUTTONS
 
@@ -70,7 +73,7 @@ def main_menu_keyboard(_: Translate) -> ReplyKeyboardMarkup:
         [
             [KeyboardButton(_(MAIN_MENU["report"])), KeyboardButton(_(MAIN_MENU["proposal"]))],
             [KeyboardButton(_(MAIN_MENU["status"])), KeyboardButton(_(MAIN_MENU["mine"]))],
-            [KeyboardButton(_(MAIN_MENU["help"]))],
+            [KeyboardButton(_(MAIN_MENU["proposals"])), KeyboardButton(_(MAIN_MENU["help"]))],
         ],
         resize_keyboard=True,
         is_persistent=True,
@@ -88,6 +91,10 @@ def help_text(_: Translate) -> str:
             _("• Make a proposal: suggest an improvement for your neighbourhood."),
             _("• Check a case: /status followed by the tracking number."),
             _("• My cases: the cases you reported or follow."),
+            _(
+                "• Proposals nearby: see what neighbours propose, support them and comment; "
+                "/verify CODE with the code from your community office if the portal asks for it."
+            ),
             _(
                 "• /language switches between Chinese and English; /cancel stops what you are doing."
             ),

@@ -25,6 +25,7 @@ from bot.gateway import (
     NotificationBatch,
     PortalNotification,
     PortalUnavailable,
+    ProposalPage,
     Resident,
 )
 
@@ -179,6 +180,10 @@ class FakePortal:
     feed: list[dict[str, Any]] = field(default_factory=list)
     acked: set[int] = field(default_factory=set)
     ack_failures: int = 0
+    proposal_list: list[dict[str, Any]] = field(default_factory=list)
+    supporters: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    comments: list[tuple[int, int, str, str]] = field(default_factory=list)
+    verified: set[int] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
     _sequence: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -360,3 +365,88 @@ class FakePortal:
             raise PortalUnavailable("portal error 503", status=503)
         self.acked.update(ids)
         return len(ids)
+
+    # --- proposals ------------------------------------------------------------------------------
+
+    def add_proposal(
+        self, title: str, *, distance_m: float | None = None, threshold: int = 50
+    ) -> dict[str, Any]:
+        proposal = {
+            "id": len(self.proposal_list) + 1,
+            "title": title,
+            "status": "open",
+            "status_label": "Open for support",
+            "support_count": 0,
+            "support_threshold": threshold,
+            "distance_m": distance_m,
+            "url": f"/proposals/{len(self.proposal_list) + 1}",
+        }
+        self.proposal_list.append(proposal)
+        return proposal
+
+    async def proposals(
+        self,
+        resident: Resident,
+        *,
+        lat: float | None = None,
+        lon: float | None = None,
+        page: int = 1,
+        per_page: int = 5,
+    ) -> ProposalPage:
+        self._enter("proposals")
+        items = [
+            dict(p, distance_m=p["distance_m"] if lat is not None else None)
+            for p in self.proposal_list
+        ]
+        if lat is not None:
+            items = sorted(
+                (p for p in items if p["distance_m"] is not None), key=lambda p: p["distance_m"]
+            )
+        pages = (len(items) + per_page - 1) // per_page
+        return ProposalPage(items[(page - 1) * per_page : page * per_page], page, pages, len(items))
+
+    def _proposal(self, proposal_id: int) -> dict[str, Any]:
+        for proposal in self.proposal_list:
+            if proposal["id"] == proposal_id:
+                return proposal
+        raise CaseNotFound("No such proposal.", code="not_found", status=404)
+
+    def _require_verified(self, resident: Resident) -> None:
+        if resident.telegram_id not in self.verified:
+            raise InvalidRequest(
+                "This needs the level “verified resident”; your account is “registered”. Enter the code "
+                "from your community office on the verification page.",
+                code="verification_required",
+                status=403,
+            )
+
+    async def support_proposal(self, resident: Resident, proposal_id: int) -> dict[str, Any]:
+        self._enter("support_proposal")
+        proposal = self._proposal(proposal_id)
+        self._require_verified(resident)
+        self.supporters[proposal_id].add(resident.telegram_id)
+        proposal["support_count"] = len(self.supporters[proposal_id])
+        return dict(proposal)
+
+    async def comment_on_proposal(
+        self, resident: Resident, proposal_id: int, *, body: str, stance: str
+    ) -> dict[str, Any]:
+        self._enter("comment_on_proposal")
+        self._proposal(proposal_id)
+        self._require_verified(resident)
+        self.comments.append((proposal_id, resident.telegram_id, stance, body))
+        return {
+            "id": len(self.comments),
+            "body": body,
+            "stance": stance,
+            "held_for_review": "http" in body,
+        }
+
+    async def verify_resident(self, resident: Resident, code: str) -> dict[str, Any]:
+        self._enter("verify_resident")
+        if code != "QS-1234":
+            raise InvalidRequest(
+                "This code is not valid or has been used.", code="invalid", status=422, field="code"
+            )
+        self.verified.add(resident.telegram_id)
+        return {"verification_level": 2, "label": "verified resident"}

@@ -267,3 +267,63 @@ async def test_a_draft_saved_during_an_outage_is_submitted_once_the_portal_is_ba
         assert "registered as" in texts(telegram.calls[before:])
     session.expire_all()
     assert len(session.scalars(select(Case)).all()) == 1
+
+
+PROPOSAL_TEXT = "建议在东门增设一个公交站点，方便老人和学生出行，现在最近的站要走二十分钟。"
+
+
+async def test_proposals_nearby_support_and_comment_through_the_real_portal(
+    served,
+    bot_key,
+    session,
+    make_user,  # type: ignore[no-untyped-def]
+) -> None:
+    from portal.deliberation.models import Comment, Support
+    from portal.deliberation.participation import issue_verification_codes
+    from portal.deliberation.services import create_proposal
+    from tests.factories import POINTS
+
+    url, _flaky = served
+    lat, lon = POINTS["LJ-WS"]
+    author = make_user(verification_level=2)
+    proposal = create_proposal(
+        session,
+        author=author,
+        title="东门增设公交站",
+        body=PROPOSAL_TEXT,
+        category_code="G03-03",
+        lat=lat,
+        lon=lon,
+    )
+    session.commit()
+    telegram = FakeTelegram()
+    bot = build_application(
+        bot_settings(portal_url=url),
+        HttpPortalGateway(url, bot_key, sleep=no_wait),
+        request=telegram,
+        get_updates_request=telegram,
+    )
+    async with bot:
+        resident = ChatResident(bot, telegram, user_id=5150)
+        await resident.say("Proposals nearby")
+        listed = await resident.location(lat + 0.001, lon)
+        page = texts(listed)
+        assert "Proposals near you:" in page and "1. 东门增设公交站" in page
+        assert f"{url}/proposals/{proposal.id}" in page
+        refused = await resident.press(f"p:s:{proposal.id}")
+        assert "/verify" in texts(refused)
+        [issued] = issue_verification_codes(session, count=1, issued_by="青松社区")
+        session.commit()
+        verified = await resident.say(f"/verify {issued.code}")
+        assert "your account is now" in texts(verified)
+        supported = await resident.press(f"p:s:{proposal.id}")
+        assert "Thank you for supporting “东门增设公交站”: 1 of" in texts(supported)
+        await resident.press(f"p:c:{proposal.id}")
+        await resident.press(f"p:st:{proposal.id}:for")
+        done = await resident.say("非常需要，孩子上学要走很远。")
+        assert "Thank you" in texts(done)
+    session.expire_all()
+    supports = session.scalars(select(Support).where(Support.proposal_id == proposal.id)).all()
+    assert len(supports) == 1 and supports[0].channel == "telegram"
+    (comment,) = session.scalars(select(Comment)).all()
+    assert comment.stance == "for" and comment.body == "非常需要，孩子上学要走很远。"

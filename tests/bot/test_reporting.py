@@ -22,7 +22,14 @@ async def test_start_shows_the_menu_in_english_for_english_users(resident: Resid
     assert calls[0].method == "sendMessage"
     assert "Hello, Lin!" in calls[0].text
     labels = [label for label, _ in calls[0].buttons]
-    assert labels == ["Report a problem", "Make a proposal", "Check a case", "My cases", "Help"]
+    assert labels == [
+        "Report a problem",
+        "Make a proposal",
+        "Check a case",
+        "My cases",
+        "Proposals nearby",
+        "Help",
+    ]
 
 
 async def test_full_report_with_location_photo_and_phone(

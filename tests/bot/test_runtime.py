@@ -133,6 +133,7 @@ async def test_chinese_greeting_and_menu_come_from_the_catalogue(
     catalog.add("Make a proposal", "提建议")
     catalog.add("Check a case", "查询进度")
     catalog.add("My cases", "我的事项")
+    catalog.add("Proposals nearby", "附近的建议")
     catalog.add("Help", "帮助")
     catalog.add(
         "Choose below, or simply write what is wrong.", "请在下方选择，或直接写下您遇到的问题。"
@@ -158,6 +159,7 @@ async def test_chinese_greeting_and_menu_come_from_the_catalogue(
                 "提建议",
                 "查询进度",
                 "我的事项",
+                "附近的建议",
                 "帮助",
             ]
             started = await resident.say("反映问题")  # the Chinese button text is understood

@@ -1,0 +1,407 @@
+"""Proposals nearby: browse what neighbours propose, support them, comment with a stance, and
+``/verify`` the resident with the code from the community office (deliberation, ``/api/v1``)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot import cards
+from bot.gateway import InvalidRequest, PortalError, PortalUnavailable
+from bot.i18n import N_, Translate
+from bot.menu import (
+    ALL_PROPOSALS,
+    CANCEL,
+    MAIN_MENU,
+    MENU_BUTTONS,
+    SHARE_LOCATION,
+    LabelFilter,
+    main_menu_keyboard,
+)
+from bot.runtime import Context, app_of, resident_of, tr
+
+WHERE, STANCE, COMMENT = "proposals_where", "proposals_stance", "proposals_comment"
+END = ConversationHandler.END
+PER_PAGE = 5
+MAX_COMMENT_CHARS = 2000
+STANCES = {"for": N_("For"), "neutral": N_("Neutral"), "against": N_("Against")}
+
+
+async def ask_where(update: Update, context: Context) -> str:
+    """ "Proposals nearby" / /proposals: near the resident's location, or all of them."""
+    assert update.effective_message is not None
+    _ = tr(context, update)
+    keyboard = ReplyKeyboardMarkup(
+        [
+            [KeyboardButton(_(SHARE_LOCATION), request_location=True)],
+            [KeyboardButton(_(ALL_PROPOSALS))],
+        ],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+    await update.effective_message.reply_text(
+        _("Share your location to see proposals near you, or press “All proposals”."),
+        reply_markup=keyboard,
+    )
+    return WHERE
+
+
+async def near_location(update: Update, context: Context) -> int:
+    message = update.effective_message
+    assert message is not None and message.location is not None and context.user_data is not None
+    context.user_data["proposal_search"] = {
+        "lat": message.location.latitude,
+        "lon": message.location.longitude,
+    }
+    await show_proposals(update, context, page=1, header=True)
+    return END
+
+
+async def all_proposals(update: Update, context: Context) -> int:
+    assert context.user_data is not None
+    context.user_data["proposal_search"] = {}
+    await show_proposals(update, context, page=1, header=True)
+    return END
+
+
+async def where_hint(update: Update, context: Context) -> None:
+    assert update.effective_message is not None
+    _ = tr(context, update)
+    await update.effective_message.reply_text(
+        _("Please share your location with the button below, or press “All proposals”.")
+    )
+
+
+def _distance(_: Translate, metres: float | None) -> str | None:
+    if metres is None:
+        return None
+    if metres < 1000:
+        return _("%(m)s m away", m=int(round(metres, -1)))
+    return _("%(km)s km away", km=f"{metres / 1000:.1f}")
+
+
+def proposal_line(_: Translate, index: int, item: dict[str, Any], portal_url: str) -> str:
+    facts = [
+        _(
+            "%(count)s of %(needed)s supporters",
+            count=item.get("support_count", 0),
+            needed=item.get("support_threshold", "?"),
+        ),
+        str(item.get("status_label") or item.get("status") or ""),
+    ]
+    distance = _distance(_, item.get("distance_m"))
+    if distance:
+        facts.insert(1, distance)
+    url = str(item.get("url") or "")
+    if url.startswith("/"):
+        url = portal_url.rstrip("/") + url
+    lines = [
+        f"{index}. {cards.quote(str(item.get('title') or ''), 120)}",
+        "   " + " · ".join(f for f in facts if f),
+    ]
+    if url:
+        lines.append("   " + url)
+    return "\n".join(lines)
+
+
+async def show_proposals(
+    update: Update, context: Context, *, page: int, header: bool = False
+) -> None:
+    assert update.effective_chat is not None and context.user_data is not None
+    _ = tr(context, update)
+    application = app_of(context)
+    search = context.user_data.get("proposal_search") or {}
+    try:
+        result = await application.gateway.proposals(
+            resident_of(update, context),
+            lat=search.get("lat"),
+            lon=search.get("lon"),
+            page=page,
+            per_page=PER_PAGE,
+        )
+    except PortalUnavailable:
+        await update.effective_chat.send_message(
+            _("I cannot reach the portal right now. Please try again in a minute."),
+            reply_markup=main_menu_keyboard(_),
+        )
+        return
+    if header:
+        near = search.get("lat") is not None
+        await update.effective_chat.send_message(
+            (_("Proposals near you:") if near else _("Proposals open for support:"))
+            if result.items
+            else (
+                _("There are no proposals near you yet.")
+                if near
+                else _("There are no open proposals yet.")
+            ),
+            reply_markup=main_menu_keyboard(_),
+        )
+    if not result.items:
+        if not header:
+            await update.effective_chat.send_message(_("There are no more proposals."))
+        return
+    first = (page - 1) * PER_PAGE + 1
+    lines = [
+        proposal_line(_, first + offset, item, application.settings.portal_url)
+        for offset, item in enumerate(result.items)
+    ]
+    rows = [
+        [
+            InlineKeyboardButton(
+                _("Support %(n)s", n=first + offset), callback_data=f"p:s:{item['id']}"
+            ),
+            InlineKeyboardButton(
+                _("Comment on %(n)s", n=first + offset), callback_data=f"p:c:{item['id']}"
+            ),
+        ]
+        for offset, item in enumerate(result.items)
+    ]
+    if result.page < result.pages:
+        rows.append([InlineKeyboardButton(_("More"), callback_data=f"p:m:{page + 1}")])
+    await update.effective_chat.send_message(
+        "\n\n".join(lines), reply_markup=InlineKeyboardMarkup(rows)
+    )
+
+
+def _verification_hint(_: Translate, error: PortalError) -> str:
+    text = error.message
+    if error.code == "verification_required":
+        text += "\n" + _(
+            "If you have a code from your community office, send /verify followed by the code."
+        )
+    return text
+
+
+def _proposal_id(data: str | None, position: int = 2) -> int | None:
+    parts = (data or "").split(":")
+    if (
+        len(parts) <= position
+        or not parts[position].isdigit()
+        or not 0 < int(parts[position]) < 2**31
+    ):
+        return None
+    return int(parts[position])
+
+
+async def support(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and update.effective_chat is not None
+    _ = tr(context, update)
+    proposal_id = _proposal_id(query.data)
+    if proposal_id is None:
+        await query.answer(
+            _("This button is no longer active. Press /start to see the menu."), show_alert=True
+        )
+        return
+    await query.answer()
+    try:
+        proposal = await app_of(context).gateway.support_proposal(
+            resident_of(update, context), proposal_id
+        )
+    except PortalUnavailable:
+        await update.effective_chat.send_message(
+            _("I cannot reach the portal right now. Please press again in a minute.")
+        )
+        return
+    except (InvalidRequest, PortalError) as error:
+        await update.effective_chat.send_message(_verification_hint(_, error))
+        return
+    await update.effective_chat.send_message(
+        _(
+            "Thank you for supporting “%(title)s”: %(count)s of %(needed)s supporters.",
+            title=cards.quote(str(proposal.get("title") or ""), 80),
+            count=proposal.get("support_count", "?"),
+            needed=proposal.get("support_threshold", "?"),
+        )
+    )
+
+
+async def more(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None
+    page = _proposal_id(query.data)
+    await query.answer()
+    if page is not None and page <= 10_000:
+        await show_proposals(update, context, page=page)
+
+
+async def ask_stance(update: Update, context: Context) -> str | None:
+    """ "Comment on n": first for, neutral or against."""
+    query = update.callback_query
+    assert query is not None and update.effective_chat is not None
+    _ = tr(context, update)
+    proposal_id = _proposal_id(query.data)
+    if proposal_id is None:
+        await query.answer(
+            _("This button is no longer active. Press /start to see the menu."), show_alert=True
+        )
+        return None
+    await query.answer()
+    await update.effective_chat.send_message(
+        _("Are you for or against this proposal?"),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(_(label), callback_data=f"p:st:{proposal_id}:{key}")
+                    for key, label in STANCES.items()
+                ]
+            ]
+        ),
+    )
+    return STANCE
+
+
+async def stance_chosen(update: Update, context: Context) -> str | None:
+    query = update.callback_query
+    assert query is not None and update.effective_chat is not None and context.user_data is not None
+    _ = tr(context, update)
+    parts = (query.data or "").split(":")
+    proposal_id = _proposal_id(query.data)
+    if proposal_id is None or len(parts) != 4 or parts[3] not in STANCES:
+        await query.answer(
+            _("This button is no longer active. Press /start to see the menu."), show_alert=True
+        )
+        return None
+    await query.answer()
+    context.user_data["proposal_comment"] = {"id": proposal_id, "stance": parts[3]}
+    await update.effective_chat.send_message(_("Write your comment (or /cancel)."))
+    return COMMENT
+
+
+async def comment_received(update: Update, context: Context) -> str | int:
+    message = update.effective_message
+    assert message is not None and context.user_data is not None
+    _ = tr(context, update)
+    target = context.user_data.get("proposal_comment") or {}
+    body = (message.text or "").strip()
+    if len(body) > MAX_COMMENT_CHARS:
+        await message.reply_text(
+            _(
+                "That is too long: at most %(max)s characters. Please shorten it.",
+                max=MAX_COMMENT_CHARS,
+            )
+        )
+        return COMMENT
+    try:
+        created = await app_of(context).gateway.comment_on_proposal(
+            resident_of(update, context), int(target["id"]), body=body, stance=str(target["stance"])
+        )
+    except PortalUnavailable:
+        await message.reply_text(
+            _("I cannot reach the portal right now. Please send it again in a minute.")
+        )
+        return COMMENT
+    except PortalError as error:
+        context.user_data.pop("proposal_comment", None)
+        await message.reply_text(_verification_hint(_, error), reply_markup=main_menu_keyboard(_))
+        return END
+    context.user_data.pop("proposal_comment", None)
+    text = (
+        _("Thank you. Your comment will appear after a moderator has looked at it.")
+        if created.get("held_for_review")
+        else _("Thank you, your comment is published.")
+    )
+    await message.reply_text(text, reply_markup=main_menu_keyboard(_))
+    return END
+
+
+async def comment_hint(update: Update, context: Context) -> None:
+    assert update.effective_message is not None
+    _ = tr(context, update)
+    await update.effective_message.reply_text(
+        _("Please write your comment as text, or send /cancel.")
+    )
+
+
+async def leave(update: Update, context: Context) -> int:
+    assert update.effective_chat is not None and context.user_data is not None
+    _ = tr(context, update)
+    context.user_data.pop("proposal_comment", None)
+    await update.effective_chat.send_message(_("OK."), reply_markup=main_menu_keyboard(_))
+    return END
+
+
+async def verify_command(update: Update, context: Context) -> None:
+    """``/verify CODE``: the one-time code from the community office raises the resident's level."""
+    assert update.effective_message is not None
+    _ = tr(context, update)
+    if not context.args:
+        await update.effective_message.reply_text(
+            _("Send /verify followed by the code you got from your community office.")
+        )
+        return
+    try:
+        result = await app_of(context).gateway.verify_resident(
+            resident_of(update, context), context.args[0]
+        )
+    except InvalidRequest as error:
+        await update.effective_message.reply_text(error.message)
+        return
+    await update.effective_message.reply_text(
+        _("Thank you: your account is now “%(level)s”.", level=result.get("label", ""))
+    )
+
+
+def conversation(*, persistent: bool) -> ConversationHandler:  # type: ignore[type-arg]
+    """Where to look, and a comment's stance and text."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
+        return ConversationHandler(
+            entry_points=[
+                MessageHandler(LabelFilter(MAIN_MENU["proposals"]), ask_where),
+                CommandHandler("proposals", ask_where),
+                CallbackQueryHandler(ask_stance, pattern=r"^p:c:"),
+            ],
+            states={
+                WHERE: [
+                    MessageHandler(filters.LOCATION, near_location),
+                    MessageHandler(LabelFilter(ALL_PROPOSALS), all_proposals),
+                    MessageHandler(
+                        ~filters.COMMAND & ~MENU_BUTTONS & ~LabelFilter(CANCEL), where_hint
+                    ),
+                ],
+                STANCE: [CallbackQueryHandler(stance_chosen, pattern=r"^p:st:")],
+                COMMENT: [
+                    MessageHandler(
+                        filters.TEXT & ~filters.COMMAND & ~MENU_BUTTONS & ~LabelFilter(CANCEL),
+                        comment_received,
+                    ),
+                    MessageHandler(
+                        ~filters.COMMAND & ~MENU_BUTTONS & ~LabelFilter(CANCEL), comment_hint
+                    ),
+                ],
+            },
+            fallbacks=[
+                CommandHandler(["cancel", "start"], leave),
+                MessageHandler(LabelFilter(CANCEL), leave),
+                MessageHandler(MENU_BUTTONS, leave),
+            ],
+            name="proposals",
+            persistent=persistent,
+        )
+
+
+def handlers() -> list[object]:
+    """Outside the conversation: support, "More", /verify."""
+    return [
+        CallbackQueryHandler(support, pattern=r"^p:s:"),
+        CallbackQueryHandler(more, pattern=r"^p:m:"),
+        CommandHandler("verify", verify_command),
+    ]
