@@ -134,7 +134,11 @@ def _schemas() -> dict[str, Any]:
         "Error": {
             "type": "object",
             "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string", "description": "The offending input, when known"},
+            },
         },
         "Ref": ref,
         "Catalogue": {

@@ -51,6 +51,21 @@ def _register_html_pages(state: Any) -> None:
 bp.record_once(_register_html_pages)
 
 
+@bp.errorhandler(DomainError)
+def _domain_error(error: DomainError) -> Any:
+    """``{code, message}``, plus ``field`` when a ValidationError names the offending input."""
+    get_session().rollback()
+    return jsonify(error_body(error)), error.http_status
+
+
+def error_body(error: DomainError) -> dict[str, str]:
+    body = {"code": error.code, "message": error.message}
+    field = error.details.get("field")
+    if field:
+        body["field"] = str(field)
+    return body
+
+
 @bp.errorhandler(RateLimitExceeded)
 def _rate_limited(error: RateLimitExceeded) -> Any:
     current = limiter.current_limit
@@ -288,7 +303,7 @@ def submit() -> Any:
                 database.session_factory,
                 record_id=claim.record_id,
                 status=error.http_status,
-                body={"code": error.code, "message": error.message},
+                body=error_body(error),
             )
         else:
             api_services.release_idempotency_key(database.session_factory, record_id=claim.record_id)
