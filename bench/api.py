@@ -31,7 +31,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_ADMIN_URL = os.environ.get("SHUZHI_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "SHUZHI_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 TEXTS = (
     "小区门口的路灯坏了一个多星期，晚上很黑，请尽快修理。",
@@ -82,8 +84,12 @@ def prepare_portal(url: str, instance: Path, model_dir: Path) -> str:
     instance.mkdir(parents=True, exist_ok=True)
     (instance / "settings.json").write_text(json.dumps({"RATELIMIT_ENABLED": False}))
     app = create_app(
-        {"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "NLP_MODEL_DIR": str(model_dir),
-         "SECRET_KEY": "bench-secret"}
+        {
+            "DATABASE_URL": url,
+            "INSTANCE_PATH": str(instance),
+            "NLP_MODEL_DIR": str(model_dir),
+            "SECRET_KEY": "bench-secret",
+        }
     )
     with app.app_context():
         session = get_session()
@@ -101,9 +107,21 @@ def prepare_portal(url: str, instance: Path, model_dir: Path) -> str:
 def gunicorn(app_spec: str, env: dict[str, str], ready_path: str) -> Iterator[str]:
     port = _free_port()
     process = subprocess.Popen(
-        [GUNICORN, "-w", "2", "-b", f"127.0.0.1:{port}", "--preload", "--timeout", "120",
-         "--log-level", "warning", app_spec],
-        cwd=ROOT, env={**os.environ, **env},
+        [
+            GUNICORN,
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--preload",
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+            app_spec,
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -123,8 +141,13 @@ def gunicorn(app_spec: str, env: dict[str, str], ready_path: str) -> Iterator[st
         process.wait(timeout=30)
 
 
-def measure(count: int, concurrency: int, call: Callable[[httpx.Client, int], int], base: str,
-            max_seconds: float) -> dict[str, float]:
+def measure(
+    count: int,
+    concurrency: int,
+    call: Callable[[httpx.Client, int], int],
+    base: str,
+    max_seconds: float,
+) -> dict[str, float]:
     """Run ``call(client, i)`` ``count`` times over ``concurrency`` threads; requests/s, latency."""
     latencies: list[float] = []
     errors = 0
@@ -164,7 +187,9 @@ def measure(count: int, concurrency: int, call: Callable[[httpx.Client, int], in
     }
 
 
-def bench_backend(backend: str, count: int, concurrency: int, max_seconds: float) -> dict[str, dict[str, float]]:
+def bench_backend(
+    backend: str, count: int, concurrency: int, max_seconds: float
+) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix=f"shuzhi-bench-{backend}-") as tmp:
         workdir = Path(tmp)
@@ -183,21 +208,31 @@ def bench_backend(backend: str, count: int, concurrency: int, max_seconds: float
             def submit(client: httpx.Client, i: int) -> int:
                 response = client.post(
                     "/api/v1/cases",
-                    json={"text": f"{TEXTS[i % len(TEXTS)]}（第{i}号）", "lat": 28.222, "lon": 112.86},
-                    headers={**headers, "Idempotency-Key": f"bench-{i}",
-                             "X-Shuzhi-Resident": f"telegram:{1000 + i % 50}"},
+                    json={
+                        "text": f"{TEXTS[i % len(TEXTS)]}（第{i}号）",
+                        "lat": 28.222,
+                        "lon": 112.86,
+                    },
+                    headers={
+                        **headers,
+                        "Idempotency-Key": f"bench-{i}",
+                        "X-Shuzhi-Resident": f"telegram:{1000 + i % 50}",
+                    },
                 )
                 if response.status_code == 201:
                     numbers.append(response.json()["tracking_number"])
                 return response.status_code
 
             def look_up(client: httpx.Client, i: int) -> int:
-                return client.get(f"/api/v1/cases/{numbers[i % len(numbers)]}", headers=headers).status_code
+                return client.get(
+                    f"/api/v1/cases/{numbers[i % len(numbers)]}", headers=headers
+                ).status_code
 
             def warm_up(client: httpx.Client, i: int) -> int:
                 """Each worker loads the NLP model on its first request (not measured)."""
-                return client.post("/api/v1/preview", json={"text": TEXTS[i % len(TEXTS)]},
-                                   headers=headers).status_code
+                return client.post(
+                    "/api/v1/preview", json={"text": TEXTS[i % len(TEXTS)]}, headers=headers
+                ).status_code
 
             with gunicorn("portal:create_app()", env, "/api/v1/openapi.json") as base:
                 measure(4 * concurrency, concurrency, warm_up, base, max_seconds=180)
@@ -227,7 +262,9 @@ def bench_backend(backend: str, count: int, concurrency: int, max_seconds: float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--requests", type=int, default=200, help="per measurement (default 200)")
     parser.add_argument("--concurrency", type=int, default=8)
@@ -235,16 +272,22 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    report = {b: bench_backend(b, args.requests, args.concurrency, args.max_seconds) for b in backends}
+    report = {
+        b: bench_backend(b, args.requests, args.concurrency, args.max_seconds) for b in backends
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"gunicorn -w 2, {args.concurrency} concurrent clients, up to {args.requests} requests each")
+    print(
+        f"gunicorn -w 2, {args.concurrency} concurrent clients, up to {args.requests} requests each"
+    )
     print(f"{'backend':<11}{'measurement':<16}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}")
     for backend, rows in report.items():
         for name, row in rows.items():
-            print(f"{backend:<11}{name:<16}{row['per_second']:>9.1f}{row['p50_ms']:>9.1f}"
-                  f"{row['p95_ms']:>9.1f}{int(row['errors']):>8}")
+            print(
+                f"{backend:<11}{name:<16}{row['per_second']:>9.1f}{row['p50_ms']:>9.1f}"
+                f"{row['p95_ms']:>9.1f}{int(row['errors']):>8}"
+            )
 
 
 if __name__ == "__main__":

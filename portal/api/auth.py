@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from flask import current_app, request
+from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 
 from portal.accounts.models import User
@@ -44,10 +45,10 @@ def authenticate() -> ApiKey:
 
     token = bearer_token()
     if token is None:
-        raise Unauthenticated("Send your API key as 'Authorization: Bearer <key>'.")
+        raise Unauthenticated(_("Send your API key as 'Authorization: Bearer <key>'."))
     key = authenticate_api_key(get_session(), token)
     if key is None:
-        raise Unauthenticated("This API key is unknown or has been revoked.")
+        raise Unauthenticated(_("This API key is unknown or has been revoked."))
     request.environ[_CACHE] = key
     return key
 
@@ -60,7 +61,8 @@ def require_scope(*scopes: str) -> ApiKey:
     if key.channels and set(scopes) & {"cases:read", "cases:submit"}:
         return key
     raise PermissionDenied(
-        f"This API key lacks the scope {' or '.join(scopes)}.", code="insufficient_scope"
+        _("This API key lacks the scope %(scope)s.", scope=" or ".join(scopes)),
+        code="insufficient_scope",
     )
 
 
@@ -76,7 +78,10 @@ def acting_resident(*, required: bool) -> User | None:
     if not value:
         if required:
             raise PermissionDenied(
-                f"This call acts for a resident: send {RESIDENT_HEADER} with a channel key.",
+                _(
+                    "This call acts for a resident: send %(header)s with a channel key.",
+                    header=RESIDENT_HEADER,
+                ),
                 code="resident_required",
             )
         return None
@@ -84,12 +89,17 @@ def acting_resident(*, required: bool) -> User | None:
     raw_name = request.headers.get(RESIDENT_NAME_HEADER, "")
     if len(raw_name) > MAX_NAME_HEADER:
         raise ValidationError(
-            f"{RESIDENT_NAME_HEADER} is longer than {MAX_NAME_HEADER} characters.",
+            _(
+                "%(header)s is longer than %(n)s characters.",
+                header=RESIDENT_NAME_HEADER,
+                n=MAX_NAME_HEADER,
+            ),
             field=RESIDENT_NAME_HEADER,
         )
     if channel not in key.channels:
         raise PermissionDenied(
-            f"This API key may not act for {channel} residents.", code="insufficient_scope"
+            _("This API key may not act for %(channel)s residents.", channel=channel),
+            code="insufficient_scope",
         )
     locale = request.accept_languages.best_match(["zh", "en"])
     session = get_session()

@@ -39,7 +39,9 @@ def create_command(name: str, scopes: tuple[str, ...]) -> None:
         session.rollback()
         raise click.ClickException(error.message) from None
     session.commit()
-    click.echo(f"created API key {created.api_key.prefix}… ({name}; {', '.join(created.api_key.scopes)})")
+    click.echo(
+        f"created API key {created.api_key.prefix}… ({name}; {', '.join(created.api_key.scopes)})"
+    )
     click.echo("store it now, it is not shown again:", err=True)
     click.echo(created.secret)
 
@@ -72,3 +74,26 @@ def revoke_command(prefix: str) -> None:
         raise click.ClickException(error.message) from None
     session.commit()
     click.echo(f"revoked {key.prefix} ({key.name})")
+
+
+@api_key_group.command("purge-idempotency")
+@click.option(
+    "--older-than-days",
+    default=7,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Forget completed Idempotency-Key records older than this.",
+)
+def purge_idempotency_command(older_than_days: int) -> None:
+    """Delete old completed idempotency records (a retry after that creates a new case)."""
+    from datetime import timedelta
+
+    from portal import get_session
+    from portal.db import utcnow
+
+    session = get_session()
+    removed = api_services.purge_idempotency_records(
+        session, older_than=utcnow() - timedelta(days=older_than_days)
+    )
+    session.commit()
+    click.echo(f"removed {removed} idempotency record(s)")

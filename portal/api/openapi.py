@@ -53,7 +53,11 @@ COMMON = ("400", "401", "403", "429")
 
 
 def _schemas() -> dict[str, Any]:
-    ref = {"type": "object", "required": ["code", "name"], "properties": {"code": {"type": "string"}, "name": {"type": "string"}}}
+    ref = {
+        "type": "object",
+        "required": ["code", "name"],
+        "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
+    }
     nullable_ref = {"oneOf": [_ref("Ref"), {"type": "null"}]}
     text = {"type": "string", "minLength": 1, "maxLength": nlp.MAX_TEXT_CHARS, "pattern": r"\S"}
     lat = {"type": "number", "minimum": -90, "maximum": 90}
@@ -61,14 +65,31 @@ def _schemas() -> dict[str, Any]:
     case_view = {
         "type": "object",
         "required": [
-            "tracking_number", "kind", "status", "status_label", "group", "category", "department",
-            "area", "title", "text", "created_at", "due_at", "overdue", "me_too_count", "timeline",
-            "latest_reply", "url",
+            "tracking_number",
+            "kind",
+            "status",
+            "status_label",
+            "group",
+            "category",
+            "department",
+            "area",
+            "title",
+            "text",
+            "created_at",
+            "due_at",
+            "overdue",
+            "me_too_count",
+            "timeline",
+            "latest_reply",
+            "url",
         ],
         "properties": {
             "tracking_number": {"type": "string"},
             "kind": {"type": "string", "enum": list(KINDS)},
-            "status": {"type": "string", "enum": ["triage", "assigned", "accepted", "resolved", "closed"]},
+            "status": {
+                "type": "string",
+                "enum": ["triage", "assigned", "accepted", "resolved", "closed"],
+            },
             "status_label": {"type": "string"},
             "group": nullable_ref,
             "category": nullable_ref,
@@ -179,8 +200,16 @@ def _schemas() -> dict[str, Any]:
         "Preview": {
             "type": "object",
             "required": [
-                "kind", "group", "category", "department", "urgency", "priority", "confidence",
-                "explanation", "masked_text", "similar",
+                "kind",
+                "group",
+                "category",
+                "department",
+                "urgency",
+                "priority",
+                "confidence",
+                "explanation",
+                "masked_text",
+                "similar",
             ],
             "properties": {
                 "kind": {"type": "string"},
@@ -196,7 +225,14 @@ def _schemas() -> dict[str, Any]:
                     "type": "array",
                     "items": {
                         "type": "object",
-                        "required": ["tracking_number", "title", "status", "score", "distance_m", "url"],
+                        "required": [
+                            "tracking_number",
+                            "title",
+                            "status",
+                            "score",
+                            "distance_m",
+                            "url",
+                        ],
                         "properties": {
                             "tracking_number": {"type": "string"},
                             "title": {"type": "string"},
@@ -214,7 +250,10 @@ def _schemas() -> dict[str, Any]:
             "required": ["filename", "content_type", "data_base64"],
             "properties": {
                 "filename": {"type": "string", "maxLength": 200},
-                "content_type": {"type": "string", "enum": ["image/jpeg", "image/png", "image/webp"]},
+                "content_type": {
+                    "type": "string",
+                    "enum": ["image/jpeg", "image/png", "image/webp"],
+                },
                 "data_base64": {"type": "string", "contentEncoding": "base64", "minLength": 4},
             },
         },
@@ -222,7 +261,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["text"],
             "description": "With ``follow_tracking_number`` the resident follows that case instead "
-            "(\"me too\"; needs X-Shuzhi-Resident) and the other fields are ignored.",
+            '("me too"; needs X-Shuzhi-Resident) and the other fields are ignored.',
             "properties": {
                 "text": text,
                 "kind": {"type": "string", "enum": list(KINDS)},
@@ -272,13 +311,23 @@ def _schemas() -> dict[str, Any]:
         "Notification": {
             "type": "object",
             "required": [
-                "id", "recipient", "kind", "tracking_number", "status", "status_label", "note",
-                "created_at", "url",
+                "id",
+                "recipient",
+                "kind",
+                "tracking_number",
+                "status",
+                "status_label",
+                "note",
+                "created_at",
+                "url",
             ],
             "properties": {
                 "id": {"type": "integer"},
                 "recipient": {"type": "string", "examples": ["telegram:12345"]},
-                "kind": {"type": "string", "examples": ["status_changed", "reply", "verdict_request"]},
+                "kind": {
+                    "type": "string",
+                    "examples": ["status_changed", "reply", "verdict_request"],
+                },
                 "event": NULLABLE_STRING,
                 "tracking_number": NULLABLE_STRING,
                 "status": NULLABLE_STRING,
@@ -323,7 +372,11 @@ def openapi_document() -> dict[str, Any]:
             "description": description,
             "content": {"application/json": {"schema": _ref("Error")}},
             **(
-                {"headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}}}
+                {
+                    "headers": {
+                        "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}
+                    }
+                }
                 if status == "429"
                 else {}
             ),
@@ -426,7 +479,7 @@ def openapi_document() -> dict[str, Any]:
         "/cases/{tracking_number}/follow": {
             "post": {
                 "operationId": "followCase",
-                "summary": "The resident follows the case (\"me too\")",
+                "summary": 'The resident follows the case ("me too")',
                 "parameters": [_param("TrackingNumber"), *resident_required],
                 "responses": {
                     "200": _json(_ref("Case"), "The case"),
@@ -452,10 +505,21 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Cases the resident submitted or follows, newest first",
                 "parameters": [
                     *resident_required,
-                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}},
-                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                    {
+                        "name": "page",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000000},
+                    },
+                    {
+                        "name": "per_page",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                    },
                 ],
-                "responses": {"200": _json(_ref("CasePage"), "A page of cases"), **_errors(*COMMON, "422")},
+                "responses": {
+                    "200": _json(_ref("CasePage"), "A page of cases"),
+                    **_errors(*COMMON, "422"),
+                },
             }
         },
         "/me/link": {
@@ -482,7 +546,11 @@ def openapi_document() -> dict[str, Any]:
                         "description": "Cursor: the last id seen (next_cursor)",
                         "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
                     },
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                    },
                 ],
                 "responses": {
                     "200": _json(_ref("NotificationPage"), "Pending notifications"),

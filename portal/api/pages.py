@@ -22,9 +22,7 @@ PER_PAGE = 25
 
 
 def register_pages(app: Flask) -> None:
-    app.add_url_rule(
-        "/admin/api-keys", "api.api_keys", api_keys, methods=["GET", "POST"]
-    )
+    app.add_url_rule("/admin/api-keys", "api.api_keys", api_keys, methods=["GET", "POST"])
     app.add_url_rule(
         "/admin/api-keys/<int:key_id>/revoke", "api.revoke_api_key", revoke_key, methods=["POST"]
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +27,7 @@ from portal.api.models import ApiKey, IdempotencyRecord, LinkCode
 from portal.cases.models import Case, CaseFollower, Notification
 from portal.db import utcnow
 from portal.errors import Conflict, NotFound, ValidationError
+from portal.privacy.crypto import identity_lookup_hash
 
 #: Scopes an API key may carry. A ``channel:<name>`` key acts for residents of that channel and
 #: may therefore also read and submit their cases.
@@ -65,12 +67,14 @@ def create_api_key(
 ) -> NewApiKey:
     name = (name or "").strip()
     if not name or len(name) > 80:
-        raise ValidationError("Give the key a name of 1 to 80 characters.", field="name")
+        raise ValidationError(_("Give the key a name of 1 to 80 characters."), field="name")
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
-        raise ValidationError(f"Unknown scope(s): {', '.join(unknown)}", field="scopes")
+        raise ValidationError(
+            _("Unknown scope(s): %(scopes)s", scopes=", ".join(unknown)), field="scopes"
+        )
     if not scopes:
-        raise ValidationError("Choose at least one scope.", field="scopes")
+        raise ValidationError(_("Choose at least one scope."), field="scopes")
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         name=name,
@@ -85,24 +89,28 @@ def create_api_key(
     return NewApiKey(key, secret)
 
 
-def revoke_api_key(session: Session, *, key_id: int | None = None, prefix: str | None = None) -> ApiKey:
+def revoke_api_key(
+    session: Session, *, key_id: int | None = None, prefix: str | None = None
+) -> ApiKey:
     stmt = select(ApiKey)
     if key_id is not None:
         stmt = stmt.where(ApiKey.id == key_id)
     elif prefix:
         stmt = stmt.where(ApiKey.prefix == prefix)
     else:
-        raise ValidationError("Say which key to revoke.", field="key")
+        raise ValidationError(_("Say which key to revoke."), field="key")
     key = session.scalar(stmt)
     if key is None:
-        raise NotFound("No such API key.")
+        raise NotFound(_("No such API key."))
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
     return key
 
 
-def list_api_keys(session: Session, *, page: int = 1, per_page: int = 50) -> tuple[list[ApiKey], int]:
+def list_api_keys(
+    session: Session, *, page: int = 1, per_page: int = 50
+) -> tuple[list[ApiKey], int]:
     total = session.scalar(select(func.count()).select_from(ApiKey)) or 0
     keys = session.scalars(
         select(ApiKey).order_by(ApiKey.id.desc()).limit(per_page).offset((page - 1) * per_page)
@@ -132,7 +140,8 @@ def parse_resident(value: str) -> tuple[str, str]:
     match = RESIDENT_RE.match(value or "")
     if match is None or match["channel"] not in CHANNELS:
         raise ValidationError(
-            "X-Shuzhi-Resident must look like telegram:<numeric user id>.", field="X-Shuzhi-Resident"
+            _("X-Shuzhi-Resident must look like telegram:<numeric user id>."),
+            field="X-Shuzhi-Resident",
         )
     return match["channel"], match["external_id"]
 
@@ -151,7 +160,8 @@ def resolve_channel_resident(
     request created the identity first, which is then used.
     """
     stmt = select(ChannelIdentity).where(
-        ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+        ChannelIdentity.channel == channel,
+        ChannelIdentity.external_id_hash == identity_lookup_hash(channel, external_id),
     )
     identity = session.scalar(stmt)
     if identity is not None:
@@ -184,9 +194,7 @@ def resolve_channel_resident(
 def create_link_code(session: Session, *, user: User) -> str:
     """A new one-time code for ``user`` (earlier unused codes of theirs stop working)."""
     now = utcnow()
-    session.execute(
-        delete(LinkCode).where(LinkCode.user_id == user.id, LinkCode.used_at.is_(None))
-    )
+    session.execute(delete(LinkCode).where(LinkCode.user_id == user.id, LinkCode.used_at.is_(None)))
     code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))
     session.add(
         LinkCode(
@@ -205,14 +213,14 @@ def redeem_link_code(session: Session, *, code: str, channel: str, external_id: 
     """Move the channel identity (and what its channel-only resident owns) to the code's account."""
     normalized = normalize_link_code(code)
     if not re.fullmatch(f"[{LINK_CODE_ALPHABET}]{{{LINK_CODE_LENGTH}}}", normalized):
-        raise ValidationError("This linking code is not valid.", field="code")
+        raise ValidationError(_("This linking code is not valid."), field="code")
     now = utcnow()
     link = session.scalar(
         select(LinkCode).where(LinkCode.code_hash == _sha256(normalized)).with_for_update()
     )
     if link is None or link.used_at is not None or link.expires_at < now:
         raise ValidationError(
-            "This linking code is not valid or has expired; get a new one on your account page.",
+            _("This linking code is not valid or has expired; get a new one on your account page."),
             field="code",
         )
     claimed = session.execute(
@@ -222,11 +230,12 @@ def redeem_link_code(session: Session, *, code: str, channel: str, external_id: 
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
-        raise Conflict("This linking code was just used.")
+        raise Conflict(_("This linking code was just used."))
     target = link.user
     identity = session.scalar(
         select(ChannelIdentity).where(
-            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+            ChannelIdentity.channel == channel,
+            ChannelIdentity.external_id_hash == identity_lookup_hash(channel, external_id),
         )
     )
     if identity is None:
@@ -269,7 +278,9 @@ def _merge_resident(session: Session, *, from_user_id: int, to_user_id: int) -> 
         .execution_options(synchronize_session=False)
     )
     others = session.scalar(
-        select(func.count()).select_from(ChannelIdentity).where(ChannelIdentity.user_id == from_user_id)
+        select(func.count())
+        .select_from(ChannelIdentity)
+        .where(ChannelIdentity.user_id == from_user_id)
     )
     old = session.get(User, from_user_id)
     if old is not None and not others and old.email is None and old.password_hash is None:
@@ -289,7 +300,11 @@ def list_resident_cases(
     where = (Case.submitter_id == user.id) | Case.id.in_(followed)
     total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
     cases = session.scalars(
-        select(Case).where(where).order_by(Case.id.desc()).limit(per_page).offset((page - 1) * per_page)
+        select(Case)
+        .where(where)
+        .order_by(Case.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     ).all()
     return list(cases), total
 
@@ -383,18 +398,20 @@ def claim_idempotency_key(
     """
     if not IDEMPOTENCY_KEY_RE.match(key):
         raise ValidationError(
-            "Idempotency-Key must be 1 to 255 printable ASCII characters.", field="Idempotency-Key"
+            _("Idempotency-Key must be 1 to 255 printable ASCII characters."),
+            field="Idempotency-Key",
         )
     for _attempt in range(3):
         claim = _try_claim(session_factory, api_key_id=api_key_id, key=key, fingerprint=fingerprint)
         if claim is not None:
             return claim
     raise Conflict(
-        _IN_PROGRESS_MESSAGE, code="idempotency_in_progress"
+        _in_progress_message(), code="idempotency_in_progress"
     )  # pragma: no cover - the first request keeps failing and releasing its claim
 
 
-_IN_PROGRESS_MESSAGE = "A request with this Idempotency-Key is being processed; retry shortly."
+def _in_progress_message() -> str:
+    return _("A request with this Idempotency-Key is being processed; retry shortly.")
 
 
 def _try_claim(
@@ -404,7 +421,11 @@ def _try_claim(
     with session_factory() as claim_session:
         now = utcnow()
         record = IdempotencyRecord(
-            api_key_id=api_key_id, key=key, fingerprint=fingerprint, status="in_progress", created_at=now
+            api_key_id=api_key_id,
+            key=key,
+            fingerprint=fingerprint,
+            status="in_progress",
+            created_at=now,
         )
         claim_session.add(record)
         try:
@@ -421,7 +442,7 @@ def _try_claim(
             return None
         if existing.fingerprint != fingerprint:
             raise ValidationError(
-                "This Idempotency-Key was already used with a different request.",
+                _("This Idempotency-Key was already used with a different request."),
                 code="idempotency_key_reused",
                 field="Idempotency-Key",
             )
@@ -441,12 +462,10 @@ def _try_claim(
         claim_session.commit()
         if taken.rowcount == 1:
             return IdempotencyClaim(record_id=existing.id)
-        raise Conflict(_IN_PROGRESS_MESSAGE, code="idempotency_in_progress")
+        raise Conflict(_in_progress_message(), code="idempotency_in_progress")
 
 
-def complete_idempotency_key(
-    session: Session, *, record_id: int, status: int, body: Any
-) -> None:
+def complete_idempotency_key(session: Session, *, record_id: int, status: int, body: Any) -> None:
     """Store the response in the SAME transaction as the work, so they commit together."""
     session.execute(
         update(IdempotencyRecord)

@@ -1,7 +1,7 @@
 """``/api/v1``: the JSON front door for the Telegram bot and other apps (OpenAPI at ``openapi.json``).
 
 Views parse and check the request, call a service, commit once, and answer with JSON. Errors are
-``{"code", "message"}`` (see ``portal.errors`` and the handlers registered below).
+``{"code", "message"}`` plus ``field`` when known (see ``portal.errors`` and the handlers below).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import base64
 import binascii
 import math
 import re
+import time
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -71,11 +72,12 @@ def _rate_limited(error: RateLimitExceeded) -> Any:
     current = limiter.current_limit
     retry_after = 60
     if current is not None:
-        import time
-
         retry_after = max(1, math.ceil(current.reset_at - time.time()))
     response = jsonify(
-        {"code": "rate_limited", "message": _("Too many requests; retry after %(s)s seconds.", s=retry_after)}
+        {
+            "code": "rate_limited",
+            "message": _("Too many requests; retry after %(s)s seconds.", s=retry_after),
+        }
     )
     response.status_code = 429
     response.headers["Retry-After"] = str(retry_after)
@@ -128,7 +130,9 @@ def json_body() -> dict[str, Any]:
     return data
 
 
-def _string(body: dict[str, Any], name: str, *, required: bool = False, max_len: int = 200) -> str | None:
+def _string(
+    body: dict[str, Any], name: str, *, required: bool = False, max_len: int = 200
+) -> str | None:
     value = body.get(name)
     if value is None:
         if required:
@@ -192,11 +196,15 @@ def _photos(body: dict[str, Any]) -> list[case_services.PhotoUpload]:
         try:
             data = base64.b64decode(encoded or "", validate=True)
         except (binascii.Error, ValueError):
-            raise ValidationError(_("A photo's data_base64 is not valid base64."), field="photos") from None
+            raise ValidationError(
+                _("A photo's data_base64 is not valid base64."), field="photos"
+            ) from None
         if not data:
             raise ValidationError(_("A photo is empty."), field="photos")
         photos.append(
-            case_services.PhotoUpload(filename=filename or "", content_type=content_type or "", data=data)
+            case_services.PhotoUpload(
+                filename=filename or "", content_type=content_type or "", data=data
+            )
         )
     return photos
 
@@ -306,7 +314,9 @@ def submit() -> Any:
                 body=error_body(error),
             )
         else:
-            api_services.release_idempotency_key(database.session_factory, record_id=claim.record_id)
+            api_services.release_idempotency_key(
+                database.session_factory, record_id=claim.record_id
+            )
         raise
     except BaseException:
         session.rollback()
@@ -392,8 +402,14 @@ def verdict(tracking_number: str) -> Any:
     if not isinstance(resolved, bool):
         raise ValidationError(_("resolved must be true or false."), field="resolved")
     satisfaction = body.get("satisfaction")
-    if isinstance(satisfaction, bool) or not isinstance(satisfaction, int) or not 1 <= satisfaction <= 5:
-        raise ValidationError(_("satisfaction must be a whole number from 1 to 5."), field="satisfaction")
+    if (
+        isinstance(satisfaction, bool)
+        or not isinstance(satisfaction, int)
+        or not 1 <= satisfaction <= 5
+    ):
+        raise ValidationError(
+            _("satisfaction must be a whole number from 1 to 5."), field="satisfaction"
+        )
     comment = _string(body, "comment", max_len=2000)
     session = get_session()
     case = _visible_case(tracking_number, resident)
@@ -422,7 +438,9 @@ def my_cases() -> Any:
     )
     return jsonify(
         {
-            "items": [res.case_resource(c) for c in cases if permissions.can_view_case(resident, c)],
+            "items": [
+                res.case_resource(c) for c in cases if permissions.can_view_case(resident, c)
+            ],
             "page": page,
             "per_page": per_page,
             "total": total,

@@ -73,7 +73,9 @@ def service_request(case: Case) -> dict[str, Any]:
     base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
     category = view.get("category") or view.get("group") or {}
     area = view.get("area") or {}
-    address = " ".join(p for p in (area.get("street"), area.get("community")) if p) or area.get("name")
+    address = " ".join(p for p in (area.get("street"), area.get("community")) if p) or area.get(
+        "name"
+    )
     lat, lon = _coarse(case.lat), _coarse(case.lon)
     if lat is None and case.area is not None:
         lat, lon = _coarse(case.area.centroid_lat), _coarse(case.area.centroid_lon)
@@ -126,7 +128,9 @@ def to_xml(body: Any, root: str) -> bytes:
 def render(body: Any, fmt: str, *, root: str) -> Response:
     """``body`` as JSON (arrays stay arrays) or as XML under ``root`` (lists use ``LIST_ITEMS``)."""
     if fmt == "xml":
-        return Response(to_xml(body, root), mimetype="text/xml", content_type="text/xml; charset=utf-8")
+        return Response(
+            to_xml(body, root), mimetype="text/xml", content_type="text/xml; charset=utf-8"
+        )
     return Response(
         json.dumps(body, ensure_ascii=False), content_type="application/json; charset=utf-8"
     )

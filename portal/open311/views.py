@@ -176,7 +176,9 @@ def _parse_int(name: str, default: int, high: int) -> int:
     if raw is None or raw == "":
         return default
     if not re.fullmatch(r"[0-9]{1,9}", raw) or not 1 <= int(raw) <= high:
-        raise Open311Error(400, _("%(field)s must be a whole number from 1 to %(high)s.", field=name, high=high))
+        raise Open311Error(
+            400, _("%(field)s must be a whole number from 1 to %(high)s.", field=name, high=high)
+        )
     return int(raw)
 
 
@@ -203,12 +205,16 @@ def list_requests(fmt: str) -> Response:
     ids = _csv("service_request_id")
     if ids:
         if len(ids) > MAX_IDS:
-            raise Open311Error(400, _("Ask for at most %(n)s service_request_id values.", n=MAX_IDS))
+            raise Open311Error(
+                400, _("Ask for at most %(n)s service_request_id values.", n=MAX_IDS)
+            )
         stmt = stmt.where(Case.tracking_number.in_([i.upper() for i in ids]))
     else:
         stmt = _filter_requests(stmt)
     stmt = stmt.order_by(Case.created_at.desc(), Case.id.desc())
-    cases = session.scalars(_with_relations(stmt).limit(page_size).offset((page - 1) * page_size)).all()
+    cases = session.scalars(
+        _with_relations(stmt).limit(page_size).offset((page - 1) * page_size)
+    ).all()
     return rep.render([rep.service_request(c) for c in cases], fmt, root="service_requests")
 
 
@@ -249,7 +255,9 @@ def get_request(service_request_id: str, fmt: str) -> Response:
     except NotFound:
         case = None
     if case is None or not is_public_case(case):
-        raise Open311Error(404, _("There is no service request %(id)s.", id=service_request_id[:30]))
+        raise Open311Error(
+            404, _("There is no service request %(id)s.", id=service_request_id[:30])
+        )
     return rep.render([rep.service_request(case)], fmt, root="service_requests")
 
 
@@ -263,7 +271,9 @@ def token(token_id: str, fmt: str) -> Response:
 
 
 @bp.post(f"/requests.{FORMAT}")
-@limiter.limit(auth.limit_per_key, key_func=lambda: "o311:" + (request.values.get("api_key") or "")[:12])
+@limiter.limit(
+    auth.limit_per_key, key_func=lambda: "o311:" + (request.values.get("api_key") or "")[:12]
+)
 def create_request(fmt: str) -> Response:
     session = get_session()
     form = request.form
@@ -278,15 +288,23 @@ def create_request(fmt: str) -> Response:
     address = (form.get("address_string") or "").strip() or None
     address_id = (form.get("address_id") or "").strip() or None
     if lat is None and address is None and address_id is None:
-        raise Open311Error(400, _("A location is required: lat and long, address_string or address_id."))
+        raise Open311Error(
+            400, _("A location is required: lat and long, address_string or address_id.")
+        )
     if address is None and address_id is not None:
         address = address_id
     service_code = (form.get("service_code") or "").strip() or None
     if service_code is not None:
         category = session.scalar(select(Category).where(Category.code == service_code))
         if category is None or category.parent_id is None or not category.active:
-            raise Open311Error(400, _("service_code %(c)s is not a service here.", c=service_code[:20]))
-    name = " ".join(p for p in ((form.get("first_name") or "").strip(), (form.get("last_name") or "").strip()) if p)
+            raise Open311Error(
+                400, _("service_code %(c)s is not a service here.", c=service_code[:20])
+            )
+    name = " ".join(
+        p
+        for p in ((form.get("first_name") or "").strip(), (form.get("last_name") or "").strip())
+        if p
+    )
     phone = (form.get("phone") or "").strip() or None
     case = case_services.submit_case(
         session,

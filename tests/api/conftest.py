@@ -39,8 +39,15 @@ def bearer(secret: str, resident: str | None = None, **extra: str) -> dict[str, 
 def api(client, bot_key):  # type: ignore[no-untyped-def]
     """``api("post", "/cases", json=..., resident="telegram:1")`` with the bot's key."""
 
-    def call(method: str, path: str, *, resident: str | None = None, key: str | None = None,
-             headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+    def call(
+        method: str,
+        path: str,
+        *,
+        resident: str | None = None,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         all_headers = bearer(key or bot_key, resident)
         all_headers.update(headers or {})
         return getattr(client, method)("/api/v1" + path, headers=all_headers, **kwargs)

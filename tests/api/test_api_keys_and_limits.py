@@ -28,7 +28,11 @@ def test_cli_creates_lists_and_revokes_keys(app, session) -> None:  # type: igno
     secret = created.output.strip().splitlines()[-1]
     assert secret.startswith("shz_")
     listed = runner.invoke(args=["api-key", "list"])
-    assert "bot" in listed.output and "channel:telegram" in listed.output and secret not in listed.output
+    assert (
+        "bot" in listed.output
+        and "channel:telegram" in listed.output
+        and secret not in listed.output
+    )
     client = app.test_client()
     assert client.get("/api/v1/catalogue", headers=bearer(secret)).status_code == 200
     bad_scope = runner.invoke(args=["api-key", "create", "x", "--scope", "root"])
@@ -39,17 +43,53 @@ def test_cli_creates_lists_and_revokes_keys(app, session) -> None:  # type: igno
     assert runner.invoke(args=["api-key", "revoke", "shz_nothere"]).exit_code != 0
 
 
+def test_cli_purges_old_idempotency_records(app, session) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from portal.api.models import IdempotencyRecord
+    from portal.api.services import create_api_key
+    from portal.db import utcnow
+
+    key = create_api_key(session, name="k", scopes=["cases:submit"]).api_key
+    for name, age, status in [
+        ("old", 10, "done"),
+        ("new", 1, "done"),
+        ("running", 10, "in_progress"),
+    ]:
+        session.add(
+            IdempotencyRecord(
+                api_key_id=key.id,
+                key=name,
+                fingerprint="f",
+                status=status,
+                created_at=utcnow() - timedelta(days=age),
+            )
+        )
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["api-key", "purge-idempotency"])
+    assert result.exit_code == 0 and "removed 1" in result.output
+    session.expire_all()
+    assert sorted(session.scalars(select(IdempotencyRecord.key))) == ["new", "running"]
+
+
 def test_admin_page_creates_and_revokes_keys(client, session, make_user) -> None:  # type: ignore[no-untyped-def]
     _login(client, make_user(role="staff"))
     assert client.get("/admin/api-keys").status_code == 403
     _login(client, make_user(role="admin"))
     assert client.get("/admin/api-keys").status_code == 200
-    page = client.post("/admin/api-keys", data={"name": "city 311 app", "scopes": ["cases:submit", "cases:read"]})
+    page = client.post(
+        "/admin/api-keys", data={"name": "city 311 app", "scopes": ["cases:submit", "cases:read"]}
+    )
     assert page.status_code == 200
-    secret = re.search(r'<code class="secret">(shz_[^<]+)</code>', page.get_data(as_text=True)).group(1)
+    secret = re.search(
+        r'<code class="secret">(shz_[^<]+)</code>', page.get_data(as_text=True)
+    ).group(1)
     key = session.scalar(select(ApiKey).where(ApiKey.name == "city 311 app"))
     assert key.scopes == ["cases:read", "cases:submit"] and key.hash != secret
-    assert client.post("/admin/api-keys", data={"name": "", "scopes": ["cases:read"]}).status_code == 422
+    assert (
+        client.post("/admin/api-keys", data={"name": "", "scopes": ["cases:read"]}).status_code
+        == 422
+    )
     revoked = client.post(f"/admin/api-keys/{key.id}/revoke")
     assert revoked.status_code == 302
     session.refresh(key)
@@ -130,5 +170,8 @@ def test_api_is_csrf_exempt_but_admin_pages_are_not(strict_app) -> None:  # type
     assert response.status_code == 200  # no CSRF token needed with a key
     admin = create_user(get_session(), role="admin")
     _login(client, admin)
-    assert client.post("/admin/api-keys", data={"name": "x", "scopes": ["cases:read"]}).status_code == 400
+    assert (
+        client.post("/admin/api-keys", data={"name": "x", "scopes": ["cases:read"]}).status_code
+        == 400
+    )
     assert client.post("/account/link-code").status_code == 400

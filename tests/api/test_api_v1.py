@@ -74,7 +74,9 @@ def test_scopes_are_enforced(api, make_api_key, jurisdiction) -> None:  # type: 
 
 
 def test_bad_input_gets_json_errors_never_500(api, jurisdiction) -> None:  # type: ignore[no-untyped-def]
-    not_json = api("post", "/cases", data="text=hello", content_type="application/x-www-form-urlencoded")
+    not_json = api(
+        "post", "/cases", data="text=hello", content_type="application/x-www-form-urlencoded"
+    )
     assert not_json.status_code == 415 and not_json.json["code"]
     broken = api("post", "/cases", data="{not json", content_type="application/json")
     assert broken.status_code == 400
@@ -85,7 +87,15 @@ def test_bad_input_gets_json_errors_never_500(api, jurisdiction) -> None:  # typ
         ({"text": TEXT, "lat": 91, "lon": 0}, "lat"),
         ({"text": TEXT, "lat": True}, "lat"),
         ({"text": TEXT, "kind": "rant"}, "kind"),
-        ({"text": TEXT, "photos": [{"filename": "a.jpg", "content_type": "image/jpeg", "data_base64": "%%%"}]}, "photos"),
+        (
+            {
+                "text": TEXT,
+                "photos": [
+                    {"filename": "a.jpg", "content_type": "image/jpeg", "data_base64": "%%%"}
+                ],
+            },
+            "photos",
+        ),
         ([1, 2], "body"),
     ]:
         response = api("post", "/cases", json=body)
@@ -104,7 +114,9 @@ def test_request_too_large_is_413(api, app, jurisdiction) -> None:  # type: igno
 
     with app.test_request_context():
         big = "x" * (body_limit() + 10)
-    response = api("post", "/cases", data=json.dumps({"text": big}), content_type="application/json")
+    response = api(
+        "post", "/cases", data=json.dumps({"text": big}), content_type="application/json"
+    )
     assert response.status_code == 413
     assert response.json["code"]
 
@@ -122,11 +134,25 @@ def test_catalogue_lists_groups_and_categories(api, jurisdiction) -> None:  # ty
 
 
 def test_preview_classifies_without_saving(api, session, jurisdiction) -> None:  # type: ignore[no-untyped-def]
-    response = api("post", "/preview", json={"text": TEXT + " 我的电话13812345678", "lat": 28.222, "lon": 112.86})
+    response = api(
+        "post",
+        "/preview",
+        json={"text": TEXT + " 我的电话13812345678", "lat": 28.222, "lon": 112.86},
+    )
     assert response.status_code == 200, response.json
     body = response.json
-    assert {"kind", "group", "category", "department", "urgency", "priority", "confidence",
-            "explanation", "masked_text", "similar"} <= set(body)
+    assert {
+        "kind",
+        "group",
+        "category",
+        "department",
+        "urgency",
+        "priority",
+        "confidence",
+        "explanation",
+        "masked_text",
+        "similar",
+    } <= set(body)
     assert "13812345678" not in body["masked_text"]
     assert 0 <= body["confidence"] <= 1
     assert _count_cases(session) == 0
@@ -145,8 +171,13 @@ def test_submit_then_get_public_view(api, session, jurisdiction) -> None:  # typ
             "contact_name": "王女士",
             "contact_phone": "13812345678",
             "consent": True,
-            "photos": [{"filename": "lamp.png", "content_type": "image/png",
-                        "data_base64": base64.b64encode(png.getvalue()).decode()}],
+            "photos": [
+                {
+                    "filename": "lamp.png",
+                    "content_type": "image/png",
+                    "data_base64": base64.b64encode(png.getvalue()).decode(),
+                }
+            ],
         },
         resident=RESIDENT,
         headers={"X-Shuzhi-Resident-Name": "%E7%8E%8B%E5%A5%B3%E5%A3%AB"},
@@ -162,7 +193,9 @@ def test_submit_then_get_public_view(api, session, jurisdiction) -> None:  # typ
     assert got.status_code == 200
     assert got.json["tracking_number"] == view["tracking_number"]
     assert got.json["timeline"][0]["type"] == "submit"
-    identity = session.scalar(select(ChannelIdentity).where(ChannelIdentity.external_id == "424242"))
+    identity = session.scalar(
+        select(ChannelIdentity).where(ChannelIdentity.external_id == "424242")
+    )
     assert identity is not None and identity.user.display_name == "王女士"
     case = session.scalar(select(Case))
     assert case.submitter_id == identity.user_id and case.channel == "telegram"
@@ -170,7 +203,12 @@ def test_submit_then_get_public_view(api, session, jurisdiction) -> None:  # typ
 
 def test_my_cases_are_paginated(api, jurisdiction) -> None:  # type: ignore[no-untyped-def]
     for n in range(3):
-        assert api("post", "/cases", json={"text": f"{TEXT} 第{n}次反映"}, resident=RESIDENT).status_code == 201
+        assert (
+            api(
+                "post", "/cases", json={"text": f"{TEXT} 第{n}次反映"}, resident=RESIDENT
+            ).status_code
+            == 201
+        )
     api("post", "/cases", json={"text": TEXT}, resident="telegram:99")  # someone else
     page = api("get", "/me/cases?per_page=2", resident=RESIDENT).json
     assert (page["total"], page["pages"], len(page["items"])) == (3, 2, 2)
@@ -187,8 +225,12 @@ def test_follow_counts_me_too_once(api, jurisdiction) -> None:  # type: ignore[n
         followed = api("post", f"/cases/{number}/follow", resident="telegram:777")
         assert followed.status_code == 200
     assert followed.json["me_too_count"] == 1
-    via_submit = api("post", "/cases", json={"text": TEXT, "follow_tracking_number": number},
-                     resident="telegram:778")
+    via_submit = api(
+        "post",
+        "/cases",
+        json={"text": TEXT, "follow_tracking_number": number},
+        resident="telegram:778",
+    )
     assert via_submit.status_code == 200 and via_submit.json["me_too_count"] == 2
     assert api("post", "/cases/LJ-NOPE/follow", resident="telegram:777").status_code == 404
     mine = api("get", "/me/cases", resident="telegram:777").json
@@ -197,18 +239,34 @@ def test_follow_counts_me_too_once(api, jurisdiction) -> None:  # type: ignore[n
 
 def test_verdict_closes_a_resolved_case(api, session, jurisdiction) -> None:  # type: ignore[no-untyped-def]
     number = api("post", "/cases", json={"text": TEXT}, resident=RESIDENT).json["tracking_number"]
-    early = api("post", f"/cases/{number}/verdict", json={"resolved": True, "satisfaction": 5},
-                resident=RESIDENT)
+    early = api(
+        "post",
+        f"/cases/{number}/verdict",
+        json={"resolved": True, "satisfaction": 5},
+        resident=RESIDENT,
+    )
     assert early.status_code == 409  # not resolved yet
     _resolve(session, session.scalar(select(Case).where(Case.tracking_number == number)))
-    stranger = api("post", f"/cases/{number}/verdict", json={"resolved": True, "satisfaction": 5},
-                   resident="telegram:1")
+    stranger = api(
+        "post",
+        f"/cases/{number}/verdict",
+        json={"resolved": True, "satisfaction": 5},
+        resident="telegram:1",
+    )
     assert stranger.status_code == 403
-    bad = api("post", f"/cases/{number}/verdict", json={"resolved": True, "satisfaction": 9},
-              resident=RESIDENT)
+    bad = api(
+        "post",
+        f"/cases/{number}/verdict",
+        json={"resolved": True, "satisfaction": 9},
+        resident=RESIDENT,
+    )
     assert bad.status_code == 422
-    done = api("post", f"/cases/{number}/verdict",
-               json={"resolved": True, "satisfaction": 4, "comment": "修好了"}, resident=RESIDENT)
+    done = api(
+        "post",
+        f"/cases/{number}/verdict",
+        json={"resolved": True, "satisfaction": 4, "comment": "修好了"},
+        resident=RESIDENT,
+    )
     assert done.status_code == 200, done.json
     assert done.json["status"] == "closed"
 
@@ -224,7 +282,9 @@ def test_notifications_feed_and_idempotent_ack(api, session, jurisdiction) -> No
     items = feed.json["items"]
     assert len(items) == 2 and items[0]["id"] < items[1]["id"]
     assert all(i["recipient"] == RESIDENT and i["tracking_number"] == number for i in items)
-    rest = api("get", f"/notifications?channel=telegram&after={feed.json['next_cursor']}").json["items"]
+    rest = api("get", f"/notifications?channel=telegram&after={feed.json['next_cursor']}").json[
+        "items"
+    ]
     kinds = [i["kind"] for i in items + rest]
     assert "verdict_request" in kinds and kinds.count("status_changed") >= 2
     assert all(i["status_label"] for i in items + rest if i["status"])
@@ -242,21 +302,37 @@ def test_notifications_feed_and_idempotent_ack(api, session, jurisdiction) -> No
 
 def test_idempotency_replays_rejects_and_conflicts(api, session, jurisdiction) -> None:  # type: ignore[no-untyped-def]
     headers = {"Idempotency-Key": "retry-1"}
-    first = api("post", "/cases", json={"text": TEXT, "lat": 28.222, "lon": 112.86},
-                resident=RESIDENT, headers=headers)
+    first = api(
+        "post",
+        "/cases",
+        json={"text": TEXT, "lat": 28.222, "lon": 112.86},
+        resident=RESIDENT,
+        headers=headers,
+    )
     assert first.status_code == 201
     assert "Idempotent-Replayed" not in first.headers
     # the same payload with other key order and spacing is the same request
-    again = api("post", "/cases", data='{"lon": 112.86,  "lat": 28.222, "text": ' + json.dumps(TEXT) + "}",
-                content_type="application/json", resident=RESIDENT, headers=headers)
+    again = api(
+        "post",
+        "/cases",
+        data='{"lon": 112.86,  "lat": 28.222, "text": ' + json.dumps(TEXT) + "}",
+        content_type="application/json",
+        resident=RESIDENT,
+        headers=headers,
+    )
     assert again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json == first.json
     changed = api("post", "/cases", json={"text": TEXT + "!"}, resident=RESIDENT, headers=headers)
     assert changed.status_code == 422
     assert changed.json["code"] == "idempotency_key_reused"
-    other_resident = api("post", "/cases", json={"text": TEXT, "lat": 28.222, "lon": 112.86},
-                         resident="telegram:5", headers=headers)
+    other_resident = api(
+        "post",
+        "/cases",
+        json={"text": TEXT, "lat": 28.222, "lon": 112.86},
+        resident="telegram:5",
+        headers=headers,
+    )
     assert other_resident.status_code == 422
     assert _count_cases(session) == 1
     # a claim still in progress (another worker) → 409, and nothing is created
@@ -265,13 +341,24 @@ def test_idempotency_replays_rejects_and_conflicts(api, session, jurisdiction) -
     from portal.db import utcnow
 
     body = json.dumps({"text": TEXT}).encode()
-    session.add(IdempotencyRecord(
-        api_key_id=key_id, key="busy", status="in_progress", created_at=utcnow(),
-        fingerprint=request_fingerprint("POST", "/api/v1/cases", RESIDENT, body),
-    ))
+    session.add(
+        IdempotencyRecord(
+            api_key_id=key_id,
+            key="busy",
+            status="in_progress",
+            created_at=utcnow(),
+            fingerprint=request_fingerprint("POST", "/api/v1/cases", RESIDENT, body),
+        )
+    )
     session.commit()
-    busy = api("post", "/cases", data=body, content_type="application/json", resident=RESIDENT,
-               headers={"Idempotency-Key": "busy"})
+    busy = api(
+        "post",
+        "/cases",
+        data=body,
+        content_type="application/json",
+        resident=RESIDENT,
+        headers={"Idempotency-Key": "busy"},
+    )
     assert busy.status_code == 409
     assert _count_cases(session) == 1
 
@@ -283,7 +370,10 @@ def test_idempotent_validation_error_is_replayed(api, session, jurisdiction) -> 
     second = api("post", "/cases", json={"text": TEXT, "category_code": "NOPE"}, headers=headers)
     assert (second.status_code, second.json) == (422, first.json)
     assert second.headers["Idempotent-Replayed"] == "true"
-    assert api("post", "/cases", json={"text": TEXT}, headers={"Idempotency-Key": " "}).status_code == 422
+    assert (
+        api("post", "/cases", json={"text": TEXT}, headers={"Idempotency-Key": " "}).status_code
+        == 422
+    )
 
 
 # --- linking a channel identity to a portal account -----------------------------------------
@@ -295,13 +385,17 @@ def test_link_code_moves_identity_and_cases(api, session, make_user, jurisdictio
     code = create_link_code(session, user=account)
     session.commit()
     assert api("post", "/me/link", json={"code": "WRONG123"}, resident=RESIDENT).status_code == 422
-    linked = api("post", "/me/link", json={"code": code.lower()[:4] + "-" + code[4:]}, resident=RESIDENT)
+    linked = api(
+        "post", "/me/link", json={"code": code.lower()[:4] + "-" + code[4:]}, resident=RESIDENT
+    )
     assert linked.status_code == 200, linked.json
     assert linked.json == {"linked": True, "display_name": "Wang"}
     reused = api("post", "/me/link", json={"code": code}, resident=RESIDENT)
     assert reused.status_code == 422
     session.expire_all()
-    identity = session.scalar(select(ChannelIdentity).where(ChannelIdentity.external_id == "424242"))
+    identity = session.scalar(
+        select(ChannelIdentity).where(ChannelIdentity.external_id == "424242")
+    )
     assert identity.user_id == account.id
     case = session.scalar(select(Case).where(Case.tracking_number == number))
     assert case.submitter_id == account.id
@@ -337,9 +431,18 @@ def test_openapi_document_is_public_and_complete(client) -> None:  # type: ignor
     assert doc.status_code == 200
     assert doc.json["openapi"].startswith("3.1")
     paths = set(doc.json["paths"])
-    assert {"/catalogue", "/preview", "/cases", "/cases/{tracking_number}", "/me/cases",
-            "/cases/{tracking_number}/verdict", "/cases/{tracking_number}/follow",
-            "/notifications", "/notifications/ack", "/me/link"} <= paths
+    assert {
+        "/catalogue",
+        "/preview",
+        "/cases",
+        "/cases/{tracking_number}",
+        "/me/cases",
+        "/cases/{tracking_number}/verdict",
+        "/cases/{tracking_number}/follow",
+        "/notifications",
+        "/notifications/ack",
+        "/me/link",
+    } <= paths
 
 
 @pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/cases/x/y/z"])

@@ -47,8 +47,9 @@ def submit_key(session) -> str:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def cases(make_case, session) -> list[Case]:  # type: ignore[no-untyped-def]
     """Two public cases; the first resolved with a public reply."""
-    lamp = make_case(text=LAMP, category_code="G01-02", lat=28.22213, lon=112.86047,
-                     address="临江路18号3栋")
+    lamp = make_case(
+        text=LAMP, category_code="G01-02", lat=28.22213, lon=112.86047, address="临江路18号3栋"
+    )
     noise = make_case(text=NOISE, category_code="G02-02")
     session.refresh(lamp)
     if lamp.status == "triage":
@@ -71,7 +72,10 @@ def test_discovery_and_services(client, jurisdiction) -> None:  # type: ignore[n
     assert xml.tag == "services" and xml.find("service/service_code") is not None
     definition = client.get("/open311/v2/services/G01-02.json").json
     assert definition == {"service_code": "G01-02", "attributes": []}
-    assert ET.fromstring(client.get("/open311/v2/services/G01-02.xml").data).tag == "service_definition"
+    assert (
+        ET.fromstring(client.get("/open311/v2/services/G01-02.xml").data).tag
+        == "service_definition"
+    )
     missing = client.get("/open311/v2/services/NOPE.json")
     assert missing.status_code == 404
     assert missing.json[0]["code"] == 404 and missing.json[0]["description"]
@@ -80,7 +84,10 @@ def test_discovery_and_services(client, jurisdiction) -> None:  # type: ignore[n
 def test_requests_list_filters_and_pages(client, cases) -> None:  # type: ignore[no-untyped-def]
     lamp, noise = cases
     everything = client.get("/open311/v2/requests.json").json
-    assert {r["service_request_id"] for r in everything} == {lamp.tracking_number, noise.tracking_number}
+    assert {r["service_request_id"] for r in everything} == {
+        lamp.tracking_number,
+        noise.tracking_number,
+    }
     by_id = {r["service_request_id"]: r for r in everything}
     resolved = by_id[lamp.tracking_number]
     assert resolved["status"] == "closed" and resolved["status_notes"] == "路灯已更换。"
@@ -104,8 +111,13 @@ def test_requests_list_filters_and_pages(client, cases) -> None:  # type: ignore
     assert ids(f"start_date={future}") == set()
     assert len(ids("page_size=1")) == 1 and ids("page_size=1") != ids("page_size=1&page=2")
     assert ids("page=3&page_size=1") == set()
-    for bad in ("status=pending", "start_date=yesterday", "page_size=0", "page_size=5000",
-                "start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z"):
+    for bad in (
+        "status=pending",
+        "start_date=yesterday",
+        "page_size=0",
+        "page_size=5000",
+        "start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z",
+    ):
         response = client.get("/open311/v2/requests.json?" + bad)
         assert response.status_code == 400, bad
         assert response.json[0]["code"] == 400
@@ -129,12 +141,22 @@ def test_single_request_and_tokens(client, cases) -> None:  # type: ignore[no-un
 
 def test_post_request_over_http(app, jurisdiction, submit_key, session) -> None:  # type: ignore[no-untyped-def]
     with serve(app) as base, httpx.Client(base_url=base, timeout=30) as http:
-        denied = http.post("/requests.json", data={"api_key": "wrong", "description": LAMP, "lat": "28.22", "long": "112.86"})
+        denied = http.post(
+            "/requests.json",
+            data={"api_key": "wrong", "description": LAMP, "lat": "28.22", "long": "112.86"},
+        )
         assert denied.status_code == 403 and denied.json()[0]["code"] == 403
         created = http.post(
             "/requests.json",
-            data={"api_key": submit_key, "service_code": "G01-02", "description": LAMP,
-                  "lat": "28.222", "long": "112.86", "first_name": "Li", "phone": "13912345678"},
+            data={
+                "api_key": submit_key,
+                "service_code": "G01-02",
+                "description": LAMP,
+                "lat": "28.222",
+                "long": "112.86",
+                "first_name": "Li",
+                "phone": "13912345678",
+            },
         )
         assert created.status_code == 201, created.text
         [receipt] = created.json()
@@ -150,7 +172,13 @@ def test_post_request_over_http(app, jurisdiction, submit_key, session) -> None:
             {"api_key": submit_key, "description": LAMP},  # no location
             {"api_key": submit_key, "lat": "28.2", "long": "112.8"},  # no description
             {"api_key": submit_key, "description": LAMP, "lat": "north", "long": "112.8"},
-            {"api_key": submit_key, "description": LAMP, "lat": "28.2", "long": "112.8", "service_code": "NOPE"},
+            {
+                "api_key": submit_key,
+                "description": LAMP,
+                "lat": "28.2",
+                "long": "112.8",
+                "service_code": "NOPE",
+            },
         ):
             response = http.post("/requests.json", data=data)
             assert response.status_code == 400, (data, response.text)
