@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     ApplicationBuilder,
     ApplicationHandlerStop,
@@ -105,9 +105,10 @@ async def language_chosen(update: Update, context: Context) -> None:
     context.user_data["locale"] = locale
     _ = tr(context, update)
     await query.answer()
-    await query.edit_message_text(
-        _("Language: %(name)s. Send /language to change it.", name=LANGUAGE_NAMES[locale])
-    )
+    with contextlib.suppress(BadRequest):  # pressed twice: "message is not modified"
+        await query.edit_message_text(
+            _("Language: %(name)s. Send /language to change it.", name=LANGUAGE_NAMES[locale])
+        )
     await update.effective_chat.send_message(
         _("Choose below, or simply write what is wrong."), reply_markup=main_menu_keyboard(_)
     )

@@ -8,6 +8,7 @@ data) makes sure a resident never sees the same notification twice, even when an
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -130,10 +131,12 @@ async def verdict_button(update: Update, context: Context) -> None:
             _("You have already rated case %(number)s. Thank you!", number=number), show_alert=True
         )
         return
+    assert update.effective_chat is not None
     if len(parts) == 3:
         await query.answer()
-        await query.edit_message_reply_markup(reply_markup=None)
-        await query.message.reply_text(  # type: ignore[union-attr]
+        with contextlib.suppress(BadRequest):  # already edited (a double tap)
+            await query.edit_message_reply_markup(reply_markup=None)
+        await update.effective_chat.send_message(
             _(
                 "How satisfied are you with how case %(number)s was handled? (1 = not at all, 5 = very)",
                 number=number,
@@ -155,7 +158,8 @@ async def verdict_button(update: Update, context: Context) -> None:
     except (ConflictError, InvalidRequest) as error:
         rated[number] = resolved
         await query.answer(error.message, show_alert=True)
-        await query.edit_message_reply_markup(reply_markup=None)
+        with contextlib.suppress(BadRequest):
+            await query.edit_message_reply_markup(reply_markup=None)
         return
     rated[number] = resolved
     await query.answer()
@@ -166,9 +170,11 @@ async def verdict_button(update: Update, context: Context) -> None:
             "Thank you. I have told the department that the problem is not solved; they will look at it again."
         )
     )
-    await query.edit_message_text(
-        thanks + "\n\n" + cards.case_card(_, case, locale_of(context, update))
-    )
+    text = thanks + "\n\n" + cards.case_card(_, case, locale_of(context, update))
+    try:
+        await query.edit_message_text(text)
+    except BadRequest:  # the message is gone or too old to edit
+        await update.effective_chat.send_message(text)
 
 
 def handlers() -> list[object]:

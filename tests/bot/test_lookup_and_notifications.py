@@ -221,3 +221,22 @@ async def test_news_not_about_a_case(
     await poll_notifications(resident.app)
     text = telegram.sent()[-1].text
     assert text == "News from the portal:\n您支持的建议已得到答复。\nhttp://portal.test/proposals/3"
+
+
+async def test_double_tap_on_resolved_and_an_uneditable_message(
+    resident: Resident, portal: FakePortal, telegram: FakeTelegram
+) -> None:
+    case = a_case(portal, resident, status="resolved")
+    number = case["tracking_number"]
+    await resident.press(f"v:{number}:y")
+    telegram.fail["editMessageReplyMarkup"].append(
+        {"ok": False, "error_code": 400, "description": "Bad Request: message is not modified"}
+    )
+    again = await resident.press(f"v:{number}:y")  # a double tap: asked again, no error
+    assert "How satisfied are you" in texts(again) and "went wrong" not in texts(again)
+    telegram.fail["editMessageText"].append(
+        {"ok": False, "error_code": 400, "description": "Bad Request: message to edit not found"}
+    )
+    rated = await resident.press(f"v:{number}:y:5")
+    assert "Thank you for your rating!" in texts(rated)
+    assert rated[-1].method == "sendMessage"
