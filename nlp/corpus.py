@@ -74,16 +74,21 @@ def read_examples(
 ) -> list[Example]:
     """Labelled examples from a CSV or XLSX file.
 
-    When ``text_col`` is missing but the Teddy Cup columns 留言主题/留言详情 exist, the text
-    is subject + detail; when ``label_col`` is missing, 一级标签 is used. Rows whose
+    When ``text_col`` is missing but the Teddy Cup columns 留言主题/留言详情 (or
+    ``subject``/``detail``) exist, the text is subject + detail; when ``label_col`` is missing, 一级标签 is used. Rows whose
     ``skip_col`` is true, or whose text or label is empty, are skipped.
     """
     rows = read_table(path)
     if not rows:
         raise CorpusError(f"{path}: no rows")
     cols = set(rows[0])
-    teddy_text = text_col not in cols and TEDDY_SUBJECT in cols and TEDDY_DETAIL in cols
-    if text_col not in cols and not teddy_text:
+    subject_detail = None
+    if text_col not in cols:
+        for subject, detail in ((TEDDY_SUBJECT, TEDDY_DETAIL), ("subject", "detail")):
+            if subject in cols and detail in cols:
+                subject_detail = (subject, detail)
+                break
+    if text_col not in cols and subject_detail is None:
         raise CorpusError(f"{path}: no column {text_col!r} (columns: {sorted(cols)})")
     if label_col not in cols:
         if TEDDY_LABEL in cols:
@@ -94,8 +99,9 @@ def read_examples(
     for r in rows:
         if skip_col and str(r.get(skip_col, "")).strip().lower() in _TRUE:
             continue
-        if teddy_text:
-            text = f"{r.get(TEDDY_SUBJECT, '').strip()}\n{r.get(TEDDY_DETAIL, '').strip()}"
+        if subject_detail is not None:
+            subject, detail = subject_detail
+            text = f"{(r.get(subject) or '').strip()}\n{(r.get(detail) or '').strip()}"
         else:
             text = r.get(text_col, "")
         text, label = (text or "").strip(), (r.get(label_col) or "").strip()
