@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -385,14 +386,12 @@ def get_category(session: Session, code: str, *, field: str = "category_code") -
     """An active group or category by its code (the Open311 service_code)."""
     category = session.scalar(select(Category).where(Category.code == code))
     if category is None or not category.active:
-        raise ValidationError(_unknown_category_message(), field=field, code="unknown_category")
+        raise ValidationError(
+            _("Unknown category: please choose one from the list."),
+            field=field,
+            code="unknown_category",
+        )
     return category
-
-
-def _unknown_category_message() -> str:
-    from flask_babel import gettext as _
-
-    return _("Unknown category: please choose one from the list.")
 
 
 def get_area(session: Session, code: str) -> Area:
