@@ -17,9 +17,9 @@ from flask_babel import gettext as _
 from portal import get_session
 from portal.api import auth
 from portal.api.views import json_body
+from portal.deliberation import overview, threads
 from portal.deliberation import participation as part
 from portal.deliberation import services as svc
-from portal.deliberation import threads
 from portal.errors import ValidationError
 from portal.extensions import csrf, limiter
 
@@ -120,7 +120,7 @@ def _number(body: dict[str, Any], name: str, low: float, high: float) -> float |
 
 def _proposal_resource(proposal: Any, resident: Any) -> dict[str, Any]:
     session = get_session()
-    detail = svc.proposal_detail(session, proposal)
+    detail = overview.proposal_detail(session, proposal)
     detail["supported"] = svc.has_supported(session, proposal, resident)
     detail["following"] = svc.is_following(session, proposal, resident)
     return detail
@@ -154,7 +154,7 @@ def list_proposals() -> Any:
     return jsonify(
         {
             "items": [
-                svc.proposal_summary(i.proposal, distance=i.distance_m) for i in result.items
+                overview.proposal_summary(i.proposal, distance=i.distance_m) for i in result.items
             ],
             "page": result.page,
             "per_page": result.per_page,

@@ -59,7 +59,7 @@ def deliberation_schemas() -> dict[str, Any]:
     ref = {"oneOf": [_ref("Ref"), {"type": "null"}]}
     summary_properties = {
         "id": {"type": "integer"},
-        "title": {"type": "string"},
+        "title": {**NULLABLE_STRING, "description": "null while held or hidden by moderation"},
         "status": {"type": "string", "enum": list(STATUSES)},
         "status_label": {"type": "string"},
         "category": ref,

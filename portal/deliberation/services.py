@@ -17,8 +17,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
@@ -33,15 +32,11 @@ from portal.cases.status import ACCEPTED, ASSIGNED
 from portal.db import utcnow
 from portal.deliberation import lifecycle as lc
 from portal.deliberation.models import (
-    ANSWER_OUTCOMES,
     HIDDEN,
-    STANCES,
     VISIBLE,
     AreaParticipationRule,
-    Comment,
     Proposal,
     ProposalFollower,
-    ProposalMilestone,
     Support,
 )
 from portal.deliberation.participation import require_participation
@@ -67,7 +62,7 @@ DEFAULT_RADIUS_M = 3000
 # --- validation -----------------------------------------------------------------------------
 
 
-def _text(value: str | None, *, field: str, minimum: int, maximum: int, what: str) -> str:
+def clean_text(value: str | None, *, field: str, minimum: int, maximum: int, what: str) -> str:
     text = (value or "").strip()
     if len(re.sub(r"\s+", "", nlp.normalize(text) if text else "")) < minimum:
         raise ValidationError(
@@ -87,7 +82,7 @@ def _text(value: str | None, *, field: str, minimum: int, maximum: int, what: st
     return text
 
 
-def _mask(text: str) -> str:
+def mask_text(text: str) -> str:
     return nlp.mask_pii(text).text
 
 
@@ -245,10 +240,10 @@ def create_proposal(
 ) -> Proposal:
     """Publish a proposal, open for support until its window ends. Flushes."""
     require_participation(session, author, "create")
-    title = _text(
+    title = clean_text(
         title, field="title", minimum=MIN_TITLE_CHARS, maximum=MAX_TITLE_CHARS, what=_("The title")
     )
-    body = _text(
+    body = clean_text(
         body, field="body", minimum=MIN_BODY_CHARS, maximum=MAX_BODY_CHARS, what=_("The proposal")
     )
     if not category_code:
@@ -258,9 +253,9 @@ def create_proposal(
     threshold, window = participation_terms(session, area)
     now = utcnow()
     proposal = Proposal(
-        title=_mask(title)[:MAX_TITLE_CHARS],
+        title=mask_text(title)[:MAX_TITLE_CHARS],
         body_raw=body,
-        body_masked=_mask(body),
+        body_masked=mask_text(body),
         category=category,
         area=area,
         lat=float(lat) if lat is not None else None,
@@ -647,132 +642,16 @@ def sync_review_status(session: Session, proposal: Proposal) -> bool:
     return True
 
 
-# --- answer and implementation --------------------------------------------------------------
-
-
-def answer_proposal(
-    session: Session,
-    *,
-    proposal: Proposal,
-    actor: User,
-    outcome: str,
-    answer: str,
-    reasons: str,
-) -> Proposal:
-    """The department's official, public answer with its reasons. Also accepts and resolves the
-    linked case in the workbench (its author gets the usual verdict request). Flushes."""
-    if not permissions.can_answer_proposal(actor, proposal):
-        raise PermissionDenied(_("Only the department handling this proposal can answer it."))
-    if outcome not in ANSWER_OUTCOMES:
-        raise ValidationError(_("Choose accepted, partly accepted or rejected."), field="outcome")
-    answer = _text(
-        answer,
-        field="answer",
-        minimum=MIN_ANSWER_CHARS,
-        maximum=MAX_ANSWER_CHARS,
-        what=_("The answer"),
-    )
-    reasons = _text(
-        reasons, field="reasons", minimum=4, maximum=MAX_ANSWER_CHARS, what=_("The reasons")
-    )
-    sync_review_status(session, proposal)
-    if not lc.can_transition(proposal, "answer"):
-        raise InvalidTransition(
-            _(
-                "This proposal is %(status)s: it cannot be answered now.",
-                status=lc.status_label(proposal.status),
-            )
-        )
-    case = proposal.case
-    assert case is not None  # can_answer_proposal needs a routed case
-    from portal.workbench.services import accept_case, resolve_case
-
-    if case.status == ASSIGNED:
-        accept_case(session, case=case, actor=actor)
-    if case.status == ACCEPTED:
-        resolve_case(
-            session, case=case, actor=actor, summary=f"{lc.outcome_label(outcome)}: {answer}"
-        )
-    proposal.answer_outcome = outcome
-    proposal.answer_text = _mask(answer)
-    proposal.answer_reasons = _mask(reasons)
-    proposal.answered_at = utcnow()
-    proposal.answered_by_department_id = case.lead_department_id
-    session.flush()
-    lc.transition_proposal(session, proposal, "answer", actor=actor, note=lc.outcome_label(outcome))
-    notify_followers(
-        session, proposal, "answered", note=f"{lc.outcome_label(outcome)}: {proposal.title}"
-    )
-    return proposal
-
-
-def start_implementation(
-    session: Session, *, proposal: Proposal, actor: User, plan: str
-) -> Proposal:
-    if not permissions.can_answer_proposal(actor, proposal):
-        raise PermissionDenied(_("Only the department handling this proposal can update it."))
-    if proposal.answer_outcome == "rejected":
-        raise InvalidTransition(_("A rejected proposal is not implemented."))
-    plan = _text(plan, field="plan", minimum=4, maximum=MAX_REASON_CHARS, what=_("The plan"))
-    lc.transition_proposal(session, proposal, "start_implementation", actor=actor, note=_mask(plan))
-    notify_followers(session, proposal, "in_implementation")
-    return proposal
-
-
-def record_progress(
-    session: Session,
-    *,
-    proposal: Proposal,
-    actor: User,
-    progress: int,
-    milestone: str,
-    on_date: date | None = None,
-) -> Proposal:
-    """A dated milestone with the progress reached (0–100 %, never backwards). 100 % → done."""
-    if not permissions.can_answer_proposal(actor, proposal):
-        raise PermissionDenied(_("Only the department handling this proposal can update it."))
-    if proposal.status != lc.IN_IMPLEMENTATION:
-        raise InvalidTransition(
-            _("Progress is recorded only while the proposal is being implemented.")
-        )
-    if isinstance(progress, bool) or not isinstance(progress, int) or not 0 <= progress <= 100:
-        raise ValidationError(_("Progress is a whole number from 0 to 100."), field="progress")
-    if progress < proposal.progress:
-        raise ValidationError(
-            _("Progress cannot go back (it is %(n)d%% now).", n=proposal.progress), field="progress"
-        )
-    milestone = _text(milestone, field="milestone", minimum=2, maximum=200, what=_("The milestone"))
-    on_date = on_date or utcnow().date()
-    session.add(
-        ProposalMilestone(
-            proposal_id=proposal.id,
-            on_date=on_date,
-            title=_mask(milestone),
-            progress=progress,
-            created_at=utcnow(),
-        )
-    )
-    proposal.progress = progress
-    session.flush()
-    lc.record_proposal_event(
-        session, proposal, "progress", actor=actor, note=f"{progress}% · {_mask(milestone)}"
-    )
-    if progress == 100:
-        lc.transition_proposal(session, proposal, "complete", actor=actor)
-        notify_followers(session, proposal, "done")
-    return proposal
-
-
 # --- withdraw and archive -------------------------------------------------------------------
 
 
 def withdraw_proposal(session: Session, *, proposal: Proposal, user: User, reason: str) -> Proposal:
     if not permissions.is_proposal_author(user, proposal):
         raise PermissionDenied(_("Only the author can withdraw a proposal."))
-    reason = _text(
+    reason = clean_text(
         reason, field="reason", minimum=2, maximum=MAX_REASON_CHARS, what=_("The reason")
     )
-    proposal.closed_reason = _mask(reason)
+    proposal.closed_reason = mask_text(reason)
     lc.transition_proposal(session, proposal, "withdraw", actor=user, note=proposal.closed_reason)
     notify_followers(session, proposal, "withdrawn", note=proposal.closed_reason)
     return proposal
@@ -810,119 +689,6 @@ def archive_expired_proposals(session: Session, *, now: datetime | None = None) 
         notify_followers(session, proposal, "archived", note=reason)
         archived.append(proposal)
     return archived
-
-
-# --- for/against overview -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StanceOverview:
-    counts: dict[str, int]
-    terms: dict[str, list[str]]  # for / against → characteristic terms (jieba keywords)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    def share(self, stance: str) -> int:
-        return round(100 * self.counts.get(stance, 0) / self.total) if self.total else 0
-
-
-def stance_overview(
-    session: Session, *, proposal_id: int | None = None, case_id: int | None = None, terms: int = 6
-) -> StanceOverview:
-    """Counts per stance of the visible comments and the terms that characterise each side."""
-    target = (
-        Comment.proposal_id == proposal_id
-        if proposal_id is not None
-        else Comment.case_id == case_id
-    )
-    rows = session.execute(
-        select(Comment.stance, Comment.body).where(
-            target, Comment.deleted_at.is_(None), Comment.moderation == VISIBLE
-        )
-    ).all()
-    counts = {stance: 0 for stance in STANCES}
-    texts: dict[str, list[str]] = {"for": [], "against": []}
-    for stance, body in rows:
-        counts[stance] = counts.get(stance, 0) + 1
-        if stance in texts:
-            texts[stance].append(_mask(nlp.normalize(body)))
-    return StanceOverview(
-        counts=counts,
-        terms={
-            side: nlp.top_terms(bodies, terms) if bodies else [] for side, bodies in texts.items()
-        },
-    )
-
-
-def proposal_summary(proposal: Proposal, *, distance: float | None = None) -> dict[str, Any]:
-    """The public fields of a proposal (web lists, ``/api/v1``, the bot). Never the raw body."""
-    category = proposal.category
-    area = proposal.area
-    return {
-        "id": proposal.id,
-        "title": proposal.title,
-        "status": proposal.status,
-        "status_label": lc.status_label(proposal.status),
-        "category": {"code": category.code, "name": category.name}
-        if category is not None
-        else None,
-        "area": {"code": area.code, "name": area.name} if area is not None else None,
-        "support_count": proposal.support_count,
-        "support_threshold": proposal.support_threshold,
-        "support_deadline": proposal.support_deadline.isoformat(),
-        "created_at": proposal.created_at.isoformat(),
-        "distance_m": distance,
-        "url": f"/proposals/{proposal.id}",
-    }
-
-
-def proposal_detail(session: Session, proposal: Proposal) -> dict[str, Any]:
-    overview = stance_overview(session, proposal_id=proposal.id)
-    case = proposal.case
-    return {
-        **proposal_summary(proposal),
-        "body": proposal.body_masked if proposal.moderation == VISIBLE else None,
-        "hidden": proposal.moderation != VISIBLE,
-        "tracking_number": case.tracking_number if case is not None else None,
-        "department": (
-            {"code": case.lead_department.code, "name": case.lead_department.name}
-            if case is not None and case.lead_department is not None
-            else None
-        ),
-        "answer": (
-            {
-                "outcome": proposal.answer_outcome,
-                "outcome_label": lc.outcome_label(proposal.answer_outcome),
-                "text": proposal.answer_text,
-                "reasons": proposal.answer_reasons,
-                "answered_at": proposal.answered_at.isoformat() if proposal.answered_at else None,
-            }
-            if proposal.answer_outcome
-            else None
-        ),
-        "progress": proposal.progress,
-        "milestones": [
-            {"date": m.on_date.isoformat(), "title": m.title, "progress": m.progress}
-            for m in proposal.milestones
-        ],
-        "closed_reason": proposal.closed_reason,
-        "overview": {
-            "counts": overview.counts,
-            "terms": overview.terms,
-        },
-        "timeline": [
-            {
-                "type": e.type,
-                "label": lc.event_label(e.type),
-                "at": e.created_at.isoformat(),
-                "status": e.to_status,
-                "note": e.note,
-            }
-            for e in proposal.events
-        ],
-    }
 
 
 def supporters_count(session: Session, proposal: Proposal) -> int:

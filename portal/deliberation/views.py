@@ -20,11 +20,11 @@ from wtforms.fields.choices import SelectChoice
 
 from portal import get_session, permissions
 from portal.cases.services import get_case_by_tracking_number
+from portal.deliberation import answers, overview, threads
 from portal.deliberation import lifecycle as lc
 from portal.deliberation import moderation as mod
 from portal.deliberation import participation as part
 from portal.deliberation import services as svc
-from portal.deliberation import threads
 from portal.deliberation.forms import (
     STANCE_CHOICES,
     AnswerForm,
@@ -219,7 +219,7 @@ def proposal_detail(proposal_id: int) -> Any:
         "deliberation/detail.html",
         proposal=proposal,
         show_content=permissions.can_view_proposal_content(viewer, proposal),
-        overview=svc.stance_overview(session, proposal_id=proposal.id),
+        overview=overview.stance_overview(session, proposal_id=proposal.id),
         thread=thread,
         thread_url=url_for("deliberation.comment_on_proposal", proposal_id=proposal.id),
         supported=svc.has_supported(session, proposal, viewer),
@@ -301,7 +301,7 @@ def answer(proposal_id: int) -> Any:
     session = get_session()
     proposal = svc.get_proposal(session, proposal_id)
     return _act(
-        lambda: svc.answer_proposal(
+        lambda: answers.answer_proposal(
             session,
             proposal=proposal,
             actor=_user(),
@@ -320,7 +320,7 @@ def implementation(proposal_id: int) -> Any:
     session = get_session()
     proposal = svc.get_proposal(session, proposal_id)
     return _act(
-        lambda: svc.start_implementation(
+        lambda: answers.start_implementation(
             session, proposal=proposal, actor=_user(), plan=request.form.get("plan", "")
         ),
         _proposal_back(proposal_id),
@@ -343,7 +343,7 @@ def progress(proposal_id: int) -> Any:
             on_date = date.fromisoformat(raw_date) if raw_date else None
         except ValueError:
             raise ValidationError(_("Give the date as YYYY-MM-DD."), field="on_date") from None
-        svc.record_progress(
+        answers.record_progress(
             session,
             proposal=proposal,
             actor=_user(),
@@ -372,7 +372,7 @@ def _case_thread(tracking_number: str) -> dict[str, Any]:
             sort=request.args.get("sort", "newest"),
             page=_int_arg("page"),
         ),
-        "overview": svc.stance_overview(session, case_id=case.id),
+        "overview": overview.stance_overview(session, case_id=case.id),
         "post_url": url_for("deliberation.comment_on_case", tracking_number=case.tracking_number),
         "comment_form": CommentForm(),
     }

@@ -12,8 +12,9 @@ from portal.db import utcnow
 from portal.deliberation import lifecycle as lc
 from portal.deliberation.models import AreaParticipationRule, Proposal, VerificationCode
 from portal.deliberation.moderation import hide_content, moderation_queue, report_content
+from portal.deliberation.overview import proposal_detail
 from portal.deliberation.participation import redeem_verification_code
-from portal.deliberation.services import list_proposals, proposal_detail
+from portal.deliberation.services import list_proposals
 
 
 def test_archive_expired_proposals_command(app, session, settings, make_proposal, resident) -> None:  # type: ignore[no-untyped-def]

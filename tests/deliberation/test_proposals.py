@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from portal.cases.models import Case, Notification
 from portal.db import utcnow
+from portal.deliberation import answers, overview
 from portal.deliberation import lifecycle as lc
 from portal.deliberation import services as svc
 from portal.deliberation.models import ProposalEvent, Support
@@ -167,7 +168,7 @@ def test_answer_by_the_department_then_implementation(
     outsider = make_user(role="staff", department="housing")
     clerk = make_user(role="staff", department="transport")
     with pytest.raises(PermissionDenied):
-        svc.answer_proposal(
+        answers.answer_proposal(
             session,
             proposal=proposal,
             actor=outsider,
@@ -176,7 +177,7 @@ def test_answer_by_the_department_then_implementation(
             reasons="客流充足",
         )
     with pytest.raises(ValidationError) as no_reasons:
-        svc.answer_proposal(
+        answers.answer_proposal(
             session,
             proposal=proposal,
             actor=clerk,
@@ -185,7 +186,7 @@ def test_answer_by_the_department_then_implementation(
             reasons="",
         )
     assert no_reasons.value.field == "reasons"
-    svc.answer_proposal(
+    answers.answer_proposal(
         session,
         proposal=proposal,
         actor=clerk,
@@ -201,17 +202,21 @@ def test_answer_by_the_department_then_implementation(
         n.kind == "verdict_request" and n.user_id == author.id
         for n in session.scalars(select(Notification))
     )
-    svc.start_implementation(session, proposal=proposal, actor=clerk, plan="年底前设临时站点")
-    svc.record_progress(
+    answers.start_implementation(session, proposal=proposal, actor=clerk, plan="年底前设临时站点")
+    answers.record_progress(
         session, proposal=proposal, actor=clerk, progress=40, milestone="站牌已采购"
     )
     with pytest.raises(ValidationError):
-        svc.record_progress(session, proposal=proposal, actor=clerk, progress=30, milestone="倒退")
-    svc.record_progress(session, proposal=proposal, actor=clerk, progress=100, milestone="站点启用")
+        answers.record_progress(
+            session, proposal=proposal, actor=clerk, progress=30, milestone="倒退"
+        )
+    answers.record_progress(
+        session, proposal=proposal, actor=clerk, progress=100, milestone="站点启用"
+    )
     session.commit()
     assert proposal.status == lc.DONE and proposal.progress == 100
     assert [m.progress for m in proposal.milestones] == [40, 100]
-    detail = svc.proposal_detail(session, proposal)
+    detail = overview.proposal_detail(session, proposal)
     assert detail["answer"]["reasons"] == "道路宽度不足以设港湾式车站"
     assert detail["department"]["code"] == "transport"
 
@@ -221,7 +226,7 @@ def test_rejected_is_not_implemented(session, settings, make_proposal, resident,
     proposal = make_proposal()
     svc.support_proposal(session, proposal=proposal, user=resident())
     clerk = make_user(role="staff", department="transport")
-    svc.answer_proposal(
+    answers.answer_proposal(
         session,
         proposal=proposal,
         actor=clerk,
@@ -230,7 +235,7 @@ def test_rejected_is_not_implemented(session, settings, make_proposal, resident,
         reasons="三百米内已有站点",
     )
     with pytest.raises(InvalidTransition):
-        svc.start_implementation(session, proposal=proposal, actor=clerk, plan="不实施")
+        answers.start_implementation(session, proposal=proposal, actor=clerk, plan="不实施")
 
 
 def test_unrouted_proposal_moves_to_review_when_dispatched(

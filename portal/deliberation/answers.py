@@ -1,0 +1,145 @@
+"""The department's side of a proposal: the official answer with its reasons, then the
+implementation with dated milestones and progress. Who may do it: ``can_answer_proposal`` (staff
+of the department leading the proposal's linked case). Services flush; the edge commits.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from portal import permissions
+from portal.accounts.models import User
+from portal.cases.status import ACCEPTED, ASSIGNED
+from portal.db import utcnow
+from portal.deliberation import lifecycle as lc
+from portal.deliberation.models import ANSWER_OUTCOMES, Proposal, ProposalMilestone
+from portal.deliberation.services import (
+    MAX_ANSWER_CHARS,
+    MAX_REASON_CHARS,
+    MIN_ANSWER_CHARS,
+    clean_text,
+    mask_text,
+    notify_followers,
+    sync_review_status,
+)
+from portal.errors import InvalidTransition, PermissionDenied, ValidationError
+
+
+def answer_proposal(
+    session: Session,
+    *,
+    proposal: Proposal,
+    actor: User,
+    outcome: str,
+    answer: str,
+    reasons: str,
+) -> Proposal:
+    """The department's official, public answer with its reasons. Also accepts and resolves the
+    linked case in the workbench (its author gets the usual verdict request). Flushes."""
+    if not permissions.can_answer_proposal(actor, proposal):
+        raise PermissionDenied(_("Only the department handling this proposal can answer it."))
+    if outcome not in ANSWER_OUTCOMES:
+        raise ValidationError(_("Choose accepted, partly accepted or rejected."), field="outcome")
+    answer = clean_text(
+        answer,
+        field="answer",
+        minimum=MIN_ANSWER_CHARS,
+        maximum=MAX_ANSWER_CHARS,
+        what=_("The answer"),
+    )
+    reasons = clean_text(
+        reasons, field="reasons", minimum=4, maximum=MAX_ANSWER_CHARS, what=_("The reasons")
+    )
+    sync_review_status(session, proposal)
+    if not lc.can_transition(proposal, "answer"):
+        raise InvalidTransition(
+            _(
+                "This proposal is %(status)s: it cannot be answered now.",
+                status=lc.status_label(proposal.status),
+            )
+        )
+    case = proposal.case
+    assert case is not None  # can_answer_proposal needs a routed case
+    from portal.workbench.services import accept_case, resolve_case
+
+    if case.status == ASSIGNED:
+        accept_case(session, case=case, actor=actor)
+    if case.status == ACCEPTED:
+        resolve_case(
+            session, case=case, actor=actor, summary=f"{lc.outcome_label(outcome)}: {answer}"
+        )
+    proposal.answer_outcome = outcome
+    proposal.answer_text = mask_text(answer)
+    proposal.answer_reasons = mask_text(reasons)
+    proposal.answered_at = utcnow()
+    proposal.answered_by_department_id = case.lead_department_id
+    session.flush()
+    lc.transition_proposal(session, proposal, "answer", actor=actor, note=lc.outcome_label(outcome))
+    notify_followers(
+        session, proposal, "answered", note=f"{lc.outcome_label(outcome)}: {proposal.title}"
+    )
+    return proposal
+
+
+def start_implementation(
+    session: Session, *, proposal: Proposal, actor: User, plan: str
+) -> Proposal:
+    if not permissions.can_answer_proposal(actor, proposal):
+        raise PermissionDenied(_("Only the department handling this proposal can update it."))
+    if proposal.answer_outcome == "rejected":
+        raise InvalidTransition(_("A rejected proposal is not implemented."))
+    plan = clean_text(plan, field="plan", minimum=4, maximum=MAX_REASON_CHARS, what=_("The plan"))
+    lc.transition_proposal(
+        session, proposal, "start_implementation", actor=actor, note=mask_text(plan)
+    )
+    notify_followers(session, proposal, "in_implementation")
+    return proposal
+
+
+def record_progress(
+    session: Session,
+    *,
+    proposal: Proposal,
+    actor: User,
+    progress: int,
+    milestone: str,
+    on_date: date | None = None,
+) -> Proposal:
+    """A dated milestone with the progress reached (0–100 %, never backwards). 100 % → done."""
+    if not permissions.can_answer_proposal(actor, proposal):
+        raise PermissionDenied(_("Only the department handling this proposal can update it."))
+    if proposal.status != lc.IN_IMPLEMENTATION:
+        raise InvalidTransition(
+            _("Progress is recorded only while the proposal is being implemented.")
+        )
+    if isinstance(progress, bool) or not isinstance(progress, int) or not 0 <= progress <= 100:
+        raise ValidationError(_("Progress is a whole number from 0 to 100."), field="progress")
+    if progress < proposal.progress:
+        raise ValidationError(
+            _("Progress cannot go back (it is %(n)d%% now).", n=proposal.progress), field="progress"
+        )
+    milestone = clean_text(
+        milestone, field="milestone", minimum=2, maximum=200, what=_("The milestone")
+    )
+    on_date = on_date or utcnow().date()
+    session.add(
+        ProposalMilestone(
+            proposal_id=proposal.id,
+            on_date=on_date,
+            title=mask_text(milestone),
+            progress=progress,
+            created_at=utcnow(),
+        )
+    )
+    proposal.progress = progress
+    session.flush()
+    lc.record_proposal_event(
+        session, proposal, "progress", actor=actor, note=f"{progress}% · {mask_text(milestone)}"
+    )
+    if progress == 100:
+        lc.transition_proposal(session, proposal, "complete", actor=actor)
+        notify_followers(session, proposal, "done")
+    return proposal
