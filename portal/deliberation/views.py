@@ -78,7 +78,13 @@ def _deliberation_globals() -> dict[str, Any]:
         "render_comment": threads.render_body,
         "stance_choices": STANCE_CHOICES,
         "case_thread": _case_thread,
+        "proposal_for_case": _proposal_for_case,
     }
+
+
+def _proposal_for_case(case_id: int) -> Proposal | None:
+    """The proposal a case of kind "proposal" was created for (the workbench links to it)."""
+    return get_session().scalar(select(Proposal).where(Proposal.case_id == case_id))
 
 
 def _user() -> Any:

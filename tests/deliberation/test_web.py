@@ -389,3 +389,22 @@ def test_render_body_never_emits_markup_from_content(body: str) -> None:
             assert not name.startswith("on")
             if name == "href":
                 assert (value or "").startswith(("http://", "https://"))
+
+
+def test_workbench_case_links_to_the_proposal_answer(
+    client, session, settings, make_proposal, resident, make_user
+):  # type: ignore[no-untyped-def]
+    from portal.deliberation.services import support_proposal
+
+    settings(proposal_support_threshold=1)
+    proposal = make_proposal()
+    support_proposal(session, proposal=proposal, user=resident())
+    session.commit()
+    clerk = make_user(role="staff", department="transport")
+    login(client, clerk)
+    html = _page(client, f"/workbench/cases/{proposal.case.tracking_number}")
+    assert f'href="/proposals/{proposal.id}#department"' in html
+    detail = _page(client, f"/proposals/{proposal.id}")
+    assert 'name="outcome"' in detail  # the answer form, for this department only
+    login(client, make_user(role="staff", department="housing"))
+    assert 'name="outcome"' not in _page(client, f"/proposals/{proposal.id}")
