@@ -333,6 +333,7 @@ def _schemas() -> dict[str, Any]:
                 "status": NULLABLE_STRING,
                 "status_label": NULLABLE_STRING,
                 "public_status": {"type": ["string", "null"], "enum": ["open", "closed", None]},
+                "locale": {"type": "string", "description": "The recipient's language"},
                 "note": NULLABLE_STRING,
                 "created_at": {"type": "string", "format": "date-time"},
                 "url": NULLABLE_STRING,

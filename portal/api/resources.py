@@ -110,12 +110,21 @@ def notification_resource(pending: PendingNotification, channel: str) -> dict[st
         "event": payload.get("event"),
         "tracking_number": tracking_number,
         "status": status,
-        "status_label": status_label(status) if status else None,
+        "status_label": _in_locale(pending.locale, status_label, status) if status else None,
+        "locale": pending.locale,
         "public_status": PUBLIC_STATUS.get(status) if status else None,
         "note": payload.get("note"),
         "created_at": _iso(note.created_at),
         "url": case_url(tracking_number) if tracking_number else None,
     }
+
+
+def _in_locale(locale: str, label: Any, value: str) -> str:
+    """A label in the recipient's language (the bot's request has no resident)."""
+    from flask_babel import force_locale
+
+    with force_locale(locale or "zh_Hans_CN"):
+        return str(label(value))
 
 
 def status_label(status: str) -> str:

@@ -318,6 +318,7 @@ class PendingNotification:
     external_id: str
     tracking_number: str | None
     case_status: str | None
+    locale: str
 
 
 def pending_notifications(
@@ -331,14 +332,15 @@ def pending_notifications(
         .subquery()
     )
     rows = session.execute(
-        select(Notification, identity.c.external_id, Case.tracking_number, Case.status)
+        select(Notification, identity.c.external_id, Case.tracking_number, Case.status, User.locale)
         .join(identity, identity.c.user_id == Notification.user_id)
+        .join(User, User.id == Notification.user_id)
         .outerjoin(Case, Case.id == Notification.case_id)
         .where(Notification.acked_at.is_(None), Notification.id > after)
         .order_by(Notification.id)
         .limit(limit)
     ).all()
-    return [PendingNotification(n, ext, tn, status) for n, ext, tn, status in rows]
+    return [PendingNotification(*row) for row in rows]
 
 
 def ack_notifications(session: Session, *, channel: str, ids: Sequence[int]) -> int:

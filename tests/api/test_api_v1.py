@@ -288,6 +288,7 @@ def test_notifications_feed_and_idempotent_ack(api, session, jurisdiction) -> No
     kinds = [i["kind"] for i in items + rest]
     assert "verdict_request" in kinds and kinds.count("status_changed") >= 2
     assert all(i["status_label"] for i in items + rest if i["status"])
+    assert all(i["locale"] == "zh_Hans_CN" for i in items + rest)
     ids = [i["id"] for i in items + rest]
     assert api("post", "/notifications/ack", json={"ids": ids}).json == {"acked": len(ids)}
     assert api("post", "/notifications/ack", json={"ids": ids}).json == {"acked": len(ids)}
@@ -449,3 +450,18 @@ def test_openapi_document_is_public_and_complete(client) -> None:  # type: ignor
 def test_unknown_api_paths_are_json_404(client, path: str) -> None:  # type: ignore[no-untyped-def]
     response = client.get(path)
     assert response.status_code == 404 and response.json["code"]
+
+
+def test_notifications_carry_the_residents_language(api, session, jurisdiction) -> None:  # type: ignore[no-untyped-def]
+    number = api(
+        "post",
+        "/cases",
+        json={"text": TEXT},
+        resident="telegram:55",
+        headers={"Accept-Language": "en-GB,en;q=0.9"},
+    ).json["tracking_number"]
+    _resolve(session, session.scalar(select(Case).where(Case.tracking_number == number)))
+    items = api("get", "/notifications?channel=telegram").json["items"]
+    resolved = next(i for i in items if i["status"] == "resolved" and i["kind"] == "status_changed")
+    assert resolved["locale"] == "en"
+    assert resolved["status_label"] == "Resolved, waiting for the resident's rating"
