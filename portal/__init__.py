@@ -15,6 +15,7 @@ from portal.config import PROJECT_ROOT, load_settings
 from portal.db import Database
 from portal.errors import DomainError
 from portal.extensions import babel, csrf, limiter, login_manager, select_locale
+from portal.privacy import install_privacy
 
 #: Feature packages whose ``views`` module defines a blueprint ``bp``; each registers itself here.
 FEATURES = (
@@ -26,10 +27,12 @@ FEATURES = (
     "portal.deliberation",
     "portal.admin",
     "portal.audit",
+    "portal.privacy",
 )
 
 #: Feature packages whose ``cli`` module defines ``register(app)`` for ``flask --app portal ...``.
-CLI_FEATURES = ("portal.cli", "portal.api.cli", "portal.workbench.cli", "portal.deliberation.cli", "portal.audit.cli")
+CLI_FEATURES = ("portal.cli", "portal.api.cli", "portal.workbench.cli", "portal.deliberation.cli", "portal.audit.cli",
+                "portal.privacy.cli")
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("RATELIMIT_ENABLED", True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    install_privacy(app)  # data key ring (sensitive columns) and log redaction
     database = Database(settings["DATABASE_URL"])
     app.extensions["db"] = database
 

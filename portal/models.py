@@ -37,6 +37,7 @@ from portal.jurisdiction.models import (
     Setting,
     SlaProfile,
 )
+from portal.privacy.models import RetentionMark
 from portal.workbench.models import LabelledExample, ResponseTemplate, TransferRequest, Verdict
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "ProposalFollower",
     "ProposalMilestone",
     "ResponseTemplate",
+    "RetentionMark",
     "Role",
     "RoutingRule",
     "Setting",

@@ -253,3 +253,14 @@ def can_read_audit_log(user: User | None) -> bool:
 def can_manage_api_keys(user: User | None) -> bool:
     """Create, list and revoke API keys (the bot's, a city app's): administrators only."""
     return is_admin(user)
+
+
+# --- privacy: need-to-know reveals ------------------------------------------------------------
+
+
+def can_reveal_personal_data(user: User | None, case: Case) -> bool:
+    """Contact details, raw text and exact address, behind an audited reveal with a reason:
+    staff of a department with a share of the case (lead or co task), coordinators and admins."""
+    if is_coordinator(user) or is_admin(user):
+        return True
+    return is_staff(user) and user is not None and department_has_task(user.department_id, case)

@@ -21,6 +21,12 @@ PG_ADMIN_URL = os.environ.get(
     "SHUZHI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+#: A fixed data key ring for tests (sensitive columns are encrypted with it; never used elsewhere).
+TEST_DATA_KEYS = {
+    "DATA_KEYS": '{"t1": "dGVzdC1kYXRhLWtleS0xLTMyLWJ5dGVzLWxvbmchISE="}',
+    "DATA_KEY_ACTIVE": "t1",
+    "DATA_HASH_KEY": "dGVzdC1sb29rdXAtaGFzaC1rZXktMzItYnl0ZXMhISE=",
+}
 SHARED_DATA = Path(
     os.environ.get("SHUZHI_EVAL_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
@@ -104,6 +110,7 @@ def app(db_url: str, tmp_path: Path, model_dir: Path):  # type: ignore[no-untype
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
             "RATELIMIT_STORAGE_URI": "memory://",
+            **TEST_DATA_KEYS,
         }
     )
     with app.app_context():

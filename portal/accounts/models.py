@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
+from portal.privacy.crypto import EncryptedText
 
 
 class Role(enum.StrEnum):
@@ -64,12 +65,15 @@ class ChannelIdentity(Base):
     """A resident as known to a channel (``telegram:<user id>``), linked to a ``User`` row."""
 
     __tablename__ = "channel_identities"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (UniqueConstraint("channel", "external_id_hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     channel: Mapped[str] = mapped_column(String(20))
-    external_id: Mapped[str] = mapped_column(String(64))  # level: sensitive (a Telegram id)
+    #: level: sensitive (a Telegram id), encrypted; look it up by ``external_id_hash``.
+    external_id: Mapped[str] = mapped_column(EncryptedText("channel_identities.external_id"))
+    #: Keyed hash of ``channel:external_id`` (set by portal.privacy.models on flush).
+    external_id_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship()

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
+from portal.privacy.crypto import EncryptedText
 
 KINDS = ("complaint", "inquiry", "proposal", "praise")
 CHANNELS = ("web", "telegram", "api", "open311", "staff")
@@ -37,12 +38,12 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)  # public (see cases.status)
     priority: Mapped[str] = mapped_column(String(12), default="normal")  # public
     channel: Mapped[str] = mapped_column(String(12), default="web")  # public
-    text_raw: Mapped[str] = mapped_column(Text)  # level: internal (may hold personal data)
+    text_raw: Mapped[str] = mapped_column(EncryptedText("cases.text_raw"))  # level: sensitive
     text_masked: Mapped[str] = mapped_column(Text)  # public
     title: Mapped[str] = mapped_column(String(120))  # public: first words of the masked text
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)  # public
-    address_text: Mapped[str | None] = mapped_column(String(200))  # level: sensitive
+    address_text: Mapped[str | None] = mapped_column(EncryptedText("cases.address_text"))  # sensitive
     lat: Mapped[float | None] = mapped_column(Float)  # level: internal (exact point)
     lon: Mapped[float | None] = mapped_column(Float)  # level: internal
     lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
@@ -108,8 +109,10 @@ class CaseContact(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
-    name: Mapped[str | None] = mapped_column(String(200))  # level: sensitive
-    phone: Mapped[str | None] = mapped_column(String(200))  # level: sensitive
+    name: Mapped[str | None] = mapped_column(EncryptedText("case_contacts.name"))  # sensitive
+    phone: Mapped[str | None] = mapped_column(EncryptedText("case_contacts.phone"))  # sensitive
+    #: Keyed hash of the phone's digits for equality lookups (set by portal.privacy.models).
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     consent_purpose: Mapped[str | None] = mapped_column(String(60))
     consent_notice_version: Mapped[str | None] = mapped_column(String(20))
     consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

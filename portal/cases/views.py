@@ -151,17 +151,6 @@ def home() -> Any:
     )
 
 
-@bp.route("/privacy")
-def privacy() -> Any:
-    return render_template("cases/privacy.html", notice_version=_privacy_notice_version())
-
-
-def _privacy_notice_version() -> str:
-    from portal.cases import services
-
-    return str(getattr(services, "PRIVACY_NOTICE_VERSION", "1"))
-
-
 def _category_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     """``[(group label, [(code, label), ...]), ...]``: the group itself first ("general")."""
     english = str(get_locale()) == "en"

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
+from portal.privacy.crypto import EncryptedText
 
 #: Visibility of a proposal or comment as far as moderation goes.
 VISIBLE = "visible"
@@ -40,7 +41,7 @@ class Proposal(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(120))  # public (masked)
-    body_raw: Mapped[str] = mapped_column(Text)  # level: internal (may hold personal data)
+    body_raw: Mapped[str] = mapped_column(EncryptedText("proposals.body_raw"))  # sensitive
     body_masked: Mapped[str] = mapped_column(Text)  # public
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)

@@ -160,4 +160,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "comment_edit_window_minutes": 15,
     "moderation_report_threshold": 3,
     "prohibited_words": [],
+    # Retention (portal.privacy.retention): days after a case is closed.
+    "retention_contact_days": 180,
+    "retention_raw_text_days": 365,
+    "retention_coordinates_days": 365,
 }

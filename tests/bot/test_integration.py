@@ -83,6 +83,7 @@ async def test_a_report_becomes_a_case_and_its_progress_reaches_the_chat(
 ) -> None:
     from portal.accounts.models import ChannelIdentity
     from portal.cases.models import Case, CaseContact, Notification
+    from portal.privacy.crypto import identity_lookup_hash
     from portal.workbench import services as workbench
     from tests.factories import POINTS
 
@@ -131,7 +132,9 @@ async def test_a_report_becomes_a_case_and_its_progress_reaches_the_chat(
         assert case.status == "assigned"
         assert len(case.attachments) == 1
         identity = session.scalar(
-            select(ChannelIdentity).where(ChannelIdentity.external_id == "31337")
+            select(ChannelIdentity).where(
+                ChannelIdentity.external_id_hash == identity_lookup_hash("telegram", "31337")
+            )
         )
         assert identity is not None and case.submitter_id == identity.user_id
         contact = session.scalar(select(CaseContact).where(CaseContact.case_id == case.id))
@@ -209,9 +212,12 @@ async def test_the_gateway_against_the_real_portal(served, bot_key, session) -> 
         page = await gateway.my_cases(resident)
         assert [c["tracking_number"] for c in page.items] == [first["tracking_number"]]
         from portal.accounts.models import ChannelIdentity
+        from portal.privacy.crypto import identity_lookup_hash
 
         identity = session.scalar(
-            select(ChannelIdentity).where(ChannelIdentity.external_id == "4711")
+            select(ChannelIdentity).where(
+                ChannelIdentity.external_id_hash == identity_lookup_hash("telegram", "4711")
+            )
         )
         assert identity.channel == "telegram" and identity.user.display_name == "王小明"
 
