@@ -28,11 +28,12 @@ FEATURES = (
     "portal.admin",
     "portal.audit",
     "portal.privacy",
+    "portal.oversight",
 )
 
 #: Feature packages whose ``cli`` module defines ``register(app)`` for ``flask --app portal ...``.
 CLI_FEATURES = ("portal.cli", "portal.api.cli", "portal.workbench.cli", "portal.deliberation.cli", "portal.audit.cli",
-                "portal.privacy.cli")
+                "portal.privacy.cli", "portal.oversight.cli")
 
 log = logging.getLogger(__name__)
 

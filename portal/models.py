@@ -37,6 +37,7 @@ from portal.jurisdiction.models import (
     Setting,
     SlaProfile,
 )
+from portal.oversight.models import DpRelease
 from portal.privacy.models import RetentionMark
 from portal.workbench.models import LabelledExample, ResponseTemplate, TransferRequest, Verdict
 
@@ -59,6 +60,7 @@ __all__ = [
     "CommentLike",
     "ContentReport",
     "Department",
+    "DpRelease",
     "IdempotencyRecord",
     "LabelledExample",
     "LinkCode",

@@ -63,6 +63,13 @@ class CaseRecord:
     respond_due_at: datetime | None
     accepted_at: datetime | None
     verdicts: Sequence[VerdictRecord] = field(default_factory=tuple)
+    #: The case's resolution deadline, its first resolution, its first contact with the resident
+    #: after assignment, and whether it was ever returned ("not ours") or reopened.
+    due_at: datetime | None = None
+    resolved_at: datetime | None = None
+    contacted_at: datetime | None = None
+    returned: bool = False
+    reopened: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,15 +141,29 @@ def case_record(
     verdicts: Sequence[VerdictRecord] = (),
     *,
     first_respond_due_at: datetime | None = None,
+    due_at: datetime | None = None,
 ) -> CaseRecord:
     """Build a :class:`CaseRecord` from one case's ordered events (and its verdicts)."""
     assigned_at = next((e.at for e in events if e.to_status == "assigned"), None)
-    accepted_at = None
+    accepted_at = contacted_at = None
     if assigned_at is not None:
         accepted_at = next(
             (e.at for e in events if e.type == "accept" and e.at >= assigned_at), None
         )
-    return CaseRecord(assigned_at, first_respond_due_at, accepted_at, tuple(verdicts))
+        contacted_at = next(
+            (e.at for e in events if e.type == "contact" and e.at >= assigned_at), None
+        )
+    return CaseRecord(
+        assigned_at,
+        first_respond_due_at,
+        accepted_at,
+        tuple(verdicts),
+        due_at=due_at,
+        resolved_at=next((e.at for e in events if e.type == "resolve"), None),
+        contacted_at=contacted_at,
+        returned=any(e.type == "return" for e in events),
+        reopened=any(e.type == "reopen" for e in events),
+    )
 
 
 def response_rate(cases: Iterable[CaseRecord], *, now: datetime) -> Rate:
@@ -218,3 +239,65 @@ def unrated_share(cases: Iterable[CaseRecord]) -> Rate:
         denominator += 1
         numerator += max(record.verdicts, key=lambda v: v.round).outcome == "unrated"
     return Rate(numerator, denominator)
+
+
+def contact_response_rate(cases: Iterable[CaseRecord], *, now: datetime) -> Rate:
+    """响应率 (签收并联系): the share of cases both accepted and contacted within the response
+    deadline.
+
+    Denominator: cases that reached a department and are due for a response (accepted and
+    contacted, or past their response deadline by ``now``). Numerator: those whose first
+    acceptance and first contact with the resident both happened at or before the deadline. A case
+    without a deadline counts only once accepted and contacted, and then as on time.
+    """
+    numerator = denominator = 0
+    for record in cases:
+        if record.assigned_at is None:
+            continue
+        deadline = record.respond_due_at
+        done_at = (
+            max(record.accepted_at, record.contacted_at)
+            if record.accepted_at is not None and record.contacted_at is not None
+            else None
+        )
+        if done_at is None:
+            if deadline is not None and deadline < now:
+                denominator += 1
+            continue
+        denominator += 1
+        numerator += deadline is None or done_at <= deadline
+    return Rate(numerator, denominator)
+
+
+def on_time_rate(cases: Iterable[CaseRecord], *, now: datetime) -> Rate:
+    """按期办结率: the share of cases resolved by their resolution deadline.
+
+    Denominator: cases that reached a department and are due (resolved, or past their deadline by
+    ``now`` without a resolution). Numerator: those first resolved at or before the deadline. A
+    case without a deadline counts only once resolved, and then as on time.
+    """
+    numerator = denominator = 0
+    for record in cases:
+        if record.assigned_at is None:
+            continue
+        if record.resolved_at is None:
+            if record.due_at is not None and record.due_at < now:
+                denominator += 1
+            continue
+        denominator += 1
+        numerator += record.due_at is None or record.resolved_at <= record.due_at
+    return Rate(numerator, denominator)
+
+
+def return_rate(cases: Iterable[CaseRecord]) -> Rate:
+    """退单率: of the cases that reached a department, the share returned to the dispatch centre
+    as "not ours" at least once."""
+    reached = [r for r in cases if r.assigned_at is not None]
+    return Rate(sum(r.returned for r in reached), len(reached))
+
+
+def reopen_rate(cases: Iterable[CaseRecord]) -> Rate:
+    """重办率: of the cases resolved at least once, the share reopened at least once because the
+    resident said the problem was not resolved."""
+    resolved = [r for r in cases if r.resolved_at is not None]
+    return Rate(sum(r.reopened for r in resolved), len(resolved))

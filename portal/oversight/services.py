@@ -1,0 +1,502 @@
+"""The public figures as functions of (session, period, filters): counts, timings, league tables,
+the fairness check. Rates come from :mod:`portal.workbench.kpi` (one definition of each)."""
+
+from __future__ import annotations
+
+import inspect
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.cases.models import Case, CaseEvent
+from portal.cases.status import OPEN_STATUSES, STATUSES
+from portal.db import utcnow
+from portal.errors import ValidationError
+from portal.jurisdiction.models import Area, Category, Department
+from portal.oversight.dp import LOCAL_TZ, parse_month
+from portal.workbench import kpi
+from portal.workbench.models import LabelledExample, Verdict
+
+MAX_PERIOD_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end) in UTC; ``label`` for people."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def last_days(cls, days: int, *, now: datetime | None = None) -> Period:
+        if not 1 <= days <= MAX_PERIOD_DAYS:
+            raise ValidationError(f"days must be between 1 and {MAX_PERIOD_DAYS}", field="days")
+        now = now or utcnow()
+        today = now.astimezone(LOCAL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+        return cls((today - timedelta(days=days - 1)).astimezone(UTC), now)
+
+    @classmethod
+    def month(cls, month: str) -> Period:
+        start, end = parse_month(month)
+        return cls(start, end)
+
+    def local_days(self) -> list[date]:
+        first = self.start.astimezone(LOCAL_TZ).date()
+        last = (self.end - timedelta(microseconds=1)).astimezone(LOCAL_TZ).date()
+        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+@dataclass(frozen=True)
+class Filters:
+    group: str | None = None  # category group code
+    street: str | None = None  # street area code
+
+
+@dataclass
+class CaseRow:
+    """The public facts of one case the figures need."""
+
+    id: int
+    created_at: datetime
+    status: str
+    group: str | None
+    group_name: str | None
+    category: str | None
+    street: str | None
+    street_name: str | None
+    department_id: int | None
+    due_at: datetime | None
+    respond_due_at: datetime | None
+    accepted_at: datetime | None
+    resolved_at: datetime | None
+    predicted: bool
+    events: list[kpi.EventRecord] = field(default_factory=list)
+    verdicts: list[kpi.VerdictRecord] = field(default_factory=list)
+    first_respond_due_at: datetime | None = None
+
+    @property
+    def local_day(self) -> date:
+        return self.created_at.astimezone(LOCAL_TZ).date()
+
+    def record(self) -> kpi.CaseRecord:
+        return kpi.case_record(
+            self.events,
+            self.verdicts,
+            first_respond_due_at=self.first_respond_due_at or self.respond_due_at,
+            due_at=self.due_at,
+        )
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Names of streets, groups and departments (codes are stable, names are shown)."""
+
+    streets: dict[str, Area]
+    groups: dict[str, Category]
+    departments: dict[int, Department]
+
+
+def lookup(session: Session) -> Lookup:
+    areas = session.scalars(select(Area).order_by(Area.code)).all()
+    groups = session.scalars(
+        select(Category).where(Category.parent_id.is_(None)).order_by(Category.code)
+    ).all()
+    departments = session.scalars(select(Department).order_by(Department.code)).all()
+    return Lookup(
+        {a.code: a for a in areas if a.level == "street"},
+        {g.code: g for g in groups},
+        {d.id: d for d in departments},
+    )
+
+
+def validate_filters(session: Session, filters: Filters) -> Filters:
+    names = lookup(session)
+    if filters.group and filters.group not in names.groups:
+        raise ValidationError("unknown category group", field="group")
+    if filters.street and filters.street not in names.streets:
+        raise ValidationError("unknown street", field="street")
+    return filters
+
+
+def load_cases(
+    session: Session, period: Period, filters: Filters = Filters(), *, with_history: bool = True
+) -> list[CaseRow]:
+    """Cases created in ``period`` matching ``filters``, with their events and verdicts."""
+    areas = {a.id: a for a in session.scalars(select(Area))}
+    categories = {c.id: c for c in session.scalars(select(Category))}
+    stmt = (
+        select(
+            Case.id,
+            Case.created_at,
+            Case.status,
+            Case.category_id,
+            Case.area_id,
+            Case.lead_department_id,
+            Case.due_at,
+            Case.respond_due_at,
+            Case.accepted_at,
+            Case.resolved_at,
+            Case.predicted_category_id,
+        )
+        .where(Case.created_at >= period.start, Case.created_at < period.end)
+        .order_by(Case.id)
+    )
+    rows: dict[int, CaseRow] = {}
+    for cid, created, status, cat_id, area_id, dept, due, rdue, acc, res, pred in session.execute(
+        stmt
+    ):
+        category = categories.get(cat_id) if cat_id else None
+        group = category.group if category is not None else None
+        area = areas.get(area_id) if area_id else None
+        street = area.street() if area is not None else None
+        if filters.group and (group is None or group.code != filters.group):
+            continue
+        if filters.street and (street is None or street.code != filters.street):
+            continue
+        rows[cid] = CaseRow(
+            cid,
+            created,
+            status,
+            group.code if group else None,
+            group.name if group else None,
+            category.code if category is not None and not category.is_group else None,
+            street.code if street else None,
+            street.name if street else None,
+            dept,
+            due,
+            rdue,
+            acc,
+            res,
+            pred is not None,
+        )
+    if with_history and rows:
+        _attach_history(session, rows)
+    return list(rows.values())
+
+
+def _chunks(ids: Sequence[int], size: int = 900) -> Iterable[Sequence[int]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def _attach_history(session: Session, rows: dict[int, CaseRow]) -> None:
+    ids = list(rows)
+    for chunk in _chunks(ids):
+        for cid, type_, at, to_status, dept, data in session.execute(
+            select(
+                CaseEvent.case_id,
+                CaseEvent.type,
+                CaseEvent.created_at,
+                CaseEvent.to_status,
+                CaseEvent.department_id,
+                CaseEvent.data,
+            )
+            .where(CaseEvent.case_id.in_(chunk))
+            .order_by(CaseEvent.case_id, CaseEvent.created_at, CaseEvent.id)
+        ):
+            row = rows[cid]
+            row.events.append(kpi.EventRecord(type_, at, to_status, dept))
+            if to_status == "assigned" and row.first_respond_due_at is None:
+                recorded = (data or {}).get("respond_due_at")
+                if recorded:
+                    row.first_respond_due_at = datetime.fromisoformat(recorded)
+        for cid, round_, outcome, satisfaction, at in session.execute(
+            select(
+                Verdict.case_id,
+                Verdict.round,
+                Verdict.outcome,
+                Verdict.satisfaction,
+                Verdict.created_at,
+            ).where(Verdict.case_id.in_(chunk))
+        ):
+            rows[cid].verdicts.append(kpi.VerdictRecord(round_, outcome, satisfaction, at))
+
+
+# --- formulas: one registry, published beside every figure -----------------------------------
+
+
+def overdue_share(cases: Iterable[CaseRow], *, now: datetime) -> kpi.Rate:
+    """超期率 (overdue now): of the cases still open (in triage, assigned or being handled), the
+    share whose resolution deadline has already passed."""
+    open_cases = [c for c in cases if c.status in OPEN_STATUSES]
+    return kpi.Rate(
+        sum(1 for c in open_cases if c.due_at is not None and c.due_at < now), len(open_cases)
+    )
+
+
+def median_hours(durations: Iterable[kpi.Duration], kind: str) -> float | None:
+    """Median over :func:`portal.workbench.kpi.handling_durations`: the middle value of the hours
+    from the start of an assignment round to the accept (kind ``accept``) or resolve (kind
+    ``resolve``) event of that round."""
+    hours = sorted(d.hours for d in durations if d.kind == kind)
+    return round(statistics.median(hours), 1) if hours else None
+
+
+@dataclass(frozen=True)
+class Formula:
+    key: str
+    label: Any
+    function: Callable[..., Any]
+
+    @property
+    def text(self) -> str:
+        return inspect.getdoc(self.function) or ""
+
+
+FORMULAS: dict[str, Formula] = {
+    f.key: f
+    for f in (
+        Formula("response", _l("Response rate"), kpi.contact_response_rate),
+        Formula("accept", _l("Accepted in time"), kpi.response_rate),
+        Formula("on_time", _l("On-time rate"), kpi.on_time_rate),
+        Formula("resolution", _l("Resolution rate"), kpi.resolution_rate),
+        Formula("satisfaction", _l("Satisfaction rate"), kpi.satisfaction_rate),
+        Formula("return", _l("Return rate"), kpi.return_rate),
+        Formula("reopen", _l("Reopen rate"), kpi.reopen_rate),
+        Formula("overdue", _l("Overdue share"), overdue_share),
+        Formula("median_accept", _l("Median hours to accept"), median_hours),
+        Formula("median_resolve", _l("Median hours to resolve"), median_hours),
+    )
+}
+RATE_KEYS = ("response", "accept", "on_time", "resolution", "satisfaction", "return", "reopen")
+
+
+def rates(cases: Sequence[CaseRow], *, now: datetime) -> dict[str, kpi.Rate]:
+    records = [c.record() for c in cases]
+    return {
+        "response": kpi.contact_response_rate(records, now=now),
+        "accept": kpi.response_rate(records, now=now),
+        "on_time": kpi.on_time_rate(records, now=now),
+        "resolution": kpi.resolution_rate(records),
+        "satisfaction": kpi.satisfaction_rate(records),
+        "return": kpi.return_rate(records),
+        "reopen": kpi.reopen_rate(records),
+        "overdue": overdue_share(cases, now=now),
+    }
+
+
+def timings(cases: Sequence[CaseRow]) -> dict[str, float | None]:
+    durations = kpi.handling_durations(c.events for c in cases)
+    return {
+        "median_accept": median_hours(durations, "accept"),
+        "median_resolve": median_hours(durations, "resolve"),
+    }
+
+
+# --- dashboard series ----------------------------------------------------------------------
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def cases_over_time(
+    cases: Sequence[CaseRow], period: Period, *, bucket: str, by: str
+) -> tuple[list[date], dict[str, list[int]]]:
+    """Counts per day (or ISO week, starting Monday) per group (or street); every bucket of the
+    period is present, zeros included. Keys are codes; ``""`` is "unknown"."""
+    if bucket not in {"day", "week"}:
+        raise ValidationError("bucket must be day or week", field="bucket")
+    if by not in {"group", "street"}:
+        raise ValidationError("by must be group or street", field="by")
+    days = period.local_days()
+    buckets = sorted({week_start(d) for d in days}) if bucket == "week" else days
+    index = {b: i for i, b in enumerate(buckets)}
+    series: dict[str, list[int]] = defaultdict(lambda: [0] * len(buckets))
+    for c in cases:
+        key = (c.group if by == "group" else c.street) or ""
+        b = week_start(c.local_day) if bucket == "week" else c.local_day
+        if b in index:
+            series[key][index[b]] += 1
+    return buckets, dict(sorted(series.items()))
+
+
+def status_mix(cases: Sequence[CaseRow]) -> dict[str, int]:
+    counts = Counter(c.status for c in cases)
+    return {s: counts.get(s, 0) for s in STATUSES}
+
+
+def counts_by_street(cases: Sequence[CaseRow]) -> dict[str, int]:
+    return dict(Counter(c.street or "" for c in cases))
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    period: Period
+    filters: Filters
+    total: int
+    status: dict[str, int]
+    by_street: dict[str, int]
+    rates: dict[str, kpi.Rate]
+    timings: dict[str, float | None]
+
+
+def dashboard(
+    session: Session, period: Period, filters: Filters = Filters(), *, now: datetime | None = None
+) -> Dashboard:
+    now = now or utcnow()
+    cases = load_cases(session, period, filters)
+    return Dashboard(
+        period,
+        filters,
+        len(cases),
+        status_mix(cases),
+        counts_by_street(cases),
+        rates(cases, now=now),
+        timings(cases),
+    )
+
+
+# --- league tables -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeagueRow:
+    key: str
+    name: str
+    cases: int
+    rates: dict[str, kpi.Rate]
+    timings: dict[str, float | None]
+
+
+def league_table(
+    session: Session, month: str, *, by: str, now: datetime | None = None, sort: str = "response"
+) -> list[LeagueRow]:
+    """Monthly league table of departments (current lead department) or streets, for the cases
+    created that month; ranked by ``sort`` (a rate key; lower is better for return/reopen/overdue),
+    rows without data last."""
+    if by not in {"department", "street"}:
+        raise ValidationError("by must be department or street", field="by")
+    if sort not in RATE_KEYS and sort != "overdue":
+        raise ValidationError("unknown sort key", field="sort")
+    now = now or utcnow()
+    names = lookup(session)
+    cases = load_cases(session, Period.month(month))
+    grouped: dict[str, list[CaseRow]] = defaultdict(list)
+    for c in cases:
+        if by == "department":
+            if c.department_id is not None:
+                grouped[str(c.department_id)].append(c)
+        elif c.street is not None:
+            grouped[c.street].append(c)
+    if by == "department":
+        keys = {str(d.id): d.name for d in names.departments.values() if d.active}
+    else:
+        keys = {code: a.name for code, a in names.streets.items()}
+    for key in grouped:
+        if key not in keys:
+            dept = names.departments.get(int(key)) if by == "department" else None
+            keys[key] = dept.name if dept else key
+    table = [
+        LeagueRow(
+            key,
+            name,
+            len(grouped.get(key, [])),
+            rates(grouped.get(key, []), now=now),
+            timings(grouped.get(key, [])),
+        )
+        for key, name in keys.items()
+    ]
+    lower_is_better = sort in {"return", "reopen", "overdue"}
+
+    def rank(row: LeagueRow) -> tuple[int, float, str]:
+        value = row.rates[sort].value
+        if value is None:
+            return (1, 0.0, row.name)
+        return (0, value if lower_is_better else -value, row.name)
+
+    return sorted(table, key=rank)
+
+
+# --- fairness ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FairnessRow:
+    street: str
+    name: str
+    routed: int
+    corrected: int
+    accuracy: float | None
+    median_resolve: float | None
+    accuracy_gap: bool
+    slow: bool
+
+
+ACCURACY_GAP_POINTS = 10.0
+SLOW_FACTOR = 1.5
+
+
+def fairness(session: Session, period: Period) -> tuple[list[FairnessRow], dict[str, Any]]:
+    """Routing accuracy (1 − corrections / cases the model routed) and median hours to resolve by
+    street. A street is flagged when its accuracy is more than 10 points below the district's, or
+    its median time to resolve is more than 1.5 × the district median."""
+    names = lookup(session)
+    cases = load_cases(session, period)
+    corrected_ids = set(
+        session.scalars(
+            select(LabelledExample.case_id).where(
+                LabelledExample.case_id.in_([c.id for c in cases] or [-1])
+            )
+        )
+    )
+    by_street: dict[str, list[CaseRow]] = defaultdict(list)
+    for c in cases:
+        by_street[c.street or ""].append(c)
+
+    def accuracy(rows: Sequence[CaseRow]) -> tuple[int, int, float | None]:
+        routed = [r for r in rows if r.predicted]
+        corrected = sum(1 for r in routed if r.id in corrected_ids)
+        return len(routed), corrected, (1 - corrected / len(routed)) if routed else None
+
+    d_routed, d_corrected, d_accuracy = accuracy(cases)
+    d_median = timings(cases)["median_resolve"]
+    out = []
+    for code, area in names.streets.items():
+        rows = by_street.get(code, [])
+        routed, corrected, acc = accuracy(rows)
+        median = timings(rows)["median_resolve"]
+        out.append(
+            FairnessRow(
+                code,
+                area.name,
+                routed,
+                corrected,
+                acc,
+                median,
+                acc is not None
+                and d_accuracy is not None
+                and (d_accuracy - acc) * 100 > ACCURACY_GAP_POINTS,
+                median is not None and d_median is not None and median > SLOW_FACTOR * d_median,
+            )
+        )
+    district = {
+        "routed": d_routed,
+        "corrected": d_corrected,
+        "accuracy": d_accuracy,
+        "median_resolve": d_median,
+    }
+    return out, district
+
+
+def correction_share(session: Session) -> kpi.Rate:
+    """Share of cases corrected by coordinators: labelled examples (triage corrections and "not
+    ours" returns) over all cases the model read (cases with a prediction)."""
+    from sqlalchemy import func
+
+    routed = session.scalar(
+        select(func.count()).select_from(Case).where(Case.predicted_category_id.is_not(None))
+    )
+    corrected = session.scalar(
+        select(func.count(func.distinct(LabelledExample.case_id))).where(
+            LabelledExample.case_id.is_not(None)
+        )
+    )
+    return kpi.Rate(int(corrected or 0), int(routed or 0))
