@@ -96,6 +96,10 @@ def _yes(value: bool) -> str:
     return _("yes") if value else _("no")
 
 
+def _by_code_or_none(model: Any, code: str) -> Any:
+    return get_session().scalar(select(model).where(model.code == code)) if code else None
+
+
 def _list_page(
     *,
     title: str,
@@ -106,6 +110,7 @@ def _list_page(
     new_url: str | None,
     args: dict[str, Any] | None = None,
     intro: str | None = None,
+    group_filter: dict[str, Any] | None = None,
 ) -> Any:
     return render_template(
         "admin/list.html",
@@ -117,6 +122,7 @@ def _list_page(
         new_url=new_url,
         args=args or {},
         intro=intro,
+        group_filter=group_filter,
     )
 
 
@@ -333,9 +339,13 @@ def edit_area(item_id: int) -> Any:
 
 @bp.route("/categories")
 def categories() -> Any:
-    page = _paginate(
-        select(Category).options(selectinload(Category.parent)).order_by(Category.code)
-    )
+    """All groups and categories, or one group with its categories (``?group=G01``)."""
+    group_code = (request.args.get("group") or "").strip()[:20]
+    stmt = select(Category).options(selectinload(Category.parent)).order_by(Category.code)
+    group = _by_code_or_none(Category, group_code)
+    if group is not None:
+        stmt = stmt.where(or_(Category.id == group.id, Category.parent_id == group.id))
+    page = _paginate(stmt)
     rows = [
         Row(
             url_for("admin.edit_category", item_id=c.id),
@@ -364,6 +374,11 @@ def categories() -> Any:
         page=page,
         endpoint="admin.categories",
         new_url=url_for("admin.new_category"),
+        args={"group": group.code} if group is not None else {},
+        group_filter={
+            "selected": group.code if group is not None else "",
+            "choices": _category_choices(groups_only=True),
+        },
     )
 
 

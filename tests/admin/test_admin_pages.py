@@ -419,3 +419,11 @@ def test_users_are_searched_by_name_or_email_and_role(
     page = admin_client.get("/admin/users?role=resident").get_data(as_text=True)
     assert "Resident Zhao" in page and "Clerk Li" not in page
     assert "<td>Admin Wang</td>" not in page
+
+
+def test_categories_can_be_listed_by_group(admin_client: FlaskClient) -> None:
+    page = admin_client.get("/admin/categories?group=G02").get_data(as_text=True)
+    assert "<td>G02</td>" in page and "<td>G02-02</td>" in page
+    assert "<td>G01-02</td>" not in page
+    everything = admin_client.get("/admin/categories").get_data(as_text=True)
+    assert "<td>G01</td>" in everything and "Page 1 of" in everything
