@@ -44,6 +44,7 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_SPAN = timedelta(days=90)
 MAX_IDS = 100
+MAX_BODY_BYTES = 256 * 1024
 
 
 class Open311Error(DomainError):
@@ -96,6 +97,12 @@ def _http_error(error: HTTPException) -> Response:
     if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
     return response
+
+
+@bp.before_request
+def _limit_body() -> None:
+    """GeoReport bodies are small forms (``media_url`` is a link, not an upload)."""
+    request.max_content_length = MAX_BODY_BYTES
 
 
 @bp.after_request

@@ -146,6 +146,13 @@ def test_post_request_over_http(app, jurisdiction, submit_key, session) -> None:
             data={"api_key": "wrong", "description": LAMP, "lat": "28.22", "long": "112.86"},
         )
         assert denied.status_code == 403 and denied.json()[0]["code"] == 403
+        reader = create_api_key(session, name="reader", scopes=["cases:read"]).secret
+        session.commit()
+        no_scope = http.post(
+            "/requests.json",
+            data={"api_key": reader, "description": LAMP, "lat": "28.22", "long": "112.86"},
+        )
+        assert no_scope.status_code == 403
         created = http.post(
             "/requests.json",
             data={
@@ -183,6 +190,10 @@ def test_post_request_over_http(app, jurisdiction, submit_key, session) -> None:
             response = http.post("/requests.json", data=data)
             assert response.status_code == 400, (data, response.text)
             assert response.json()[0]["code"] == 400
+        too_big = http.post(
+            "/requests.json", data={"api_key": submit_key, "description": "x" * 300_000}
+        )
+        assert too_big.status_code == 413 and too_big.json()[0]["code"] == 413
         looked_up = http.get(f"/requests/{receipt['service_request_id']}.json").json()[0]
         assert looked_up["service_code"] == "G01-02"
         assert "13912345678" not in str(looked_up)
