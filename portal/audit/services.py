@@ -251,6 +251,8 @@ class VerifyResult:
     checked: int
     first_broken_id: int | None = None
     reason: str | None = None
+    #: modified | missing | unlinked | out_of_order | head (for translated messages)
+    kind: str | None = None
 
 
 def _walk_chain(rows: Iterable[Any]) -> tuple[VerifyResult | None, int, str]:
@@ -259,16 +261,26 @@ def _walk_chain(rows: Iterable[Any]) -> tuple[VerifyResult | None, int, str]:
     for row in rows:
         if row["id"] != expected_id:
             if row["id"] < expected_id:
-                broken = VerifyResult(False, checked, row["id"], "entry ids are out of order")
+                broken = VerifyResult(
+                    False, checked, row["id"], "entry ids are out of order", "out_of_order"
+                )
             else:
                 broken = VerifyResult(
-                    False, checked, expected_id, f"entry {expected_id} is missing (deleted)"
+                    False,
+                    checked,
+                    expected_id,
+                    f"entry {expected_id} is missing (deleted)",
+                    "missing",
                 )
             return broken, checked, prev_hash
         if row["prev_hash"] != prev_hash:
             return (
                 VerifyResult(
-                    False, checked, row["id"], "entry does not link to the previous entry"
+                    False,
+                    checked,
+                    row["id"],
+                    "entry does not link to the previous entry",
+                    "unlinked",
                 ),
                 checked,
                 prev_hash,
@@ -276,7 +288,11 @@ def _walk_chain(rows: Iterable[Any]) -> tuple[VerifyResult | None, int, str]:
         if entry_hash(dict(row)) != row["hash"]:
             return (
                 VerifyResult(
-                    False, checked, row["id"], "entry content does not match its hash (modified)"
+                    False,
+                    checked,
+                    row["id"],
+                    "entry content does not match its hash (modified)",
+                    "modified",
                 ),
                 checked,
                 prev_hash,
@@ -314,13 +330,15 @@ def verify_chain(session: Session, *, batch_size: int = 1000) -> VerifyResult:
     if head is None:
         if last_id == 0:
             return VerifyResult(True, 0)
-        return VerifyResult(False, checked, last_id, "the chain head is missing")
+        return VerifyResult(False, checked, last_id, "the chain head is missing", "head")
     if head["last_entry_id"] > last_id:
         return VerifyResult(
-            False, checked, last_id + 1, f"entries after {last_id} are missing (deleted)"
+            False, checked, last_id + 1, f"entries after {last_id} are missing (deleted)", "missing"
         )
     if head["last_entry_id"] != last_id or head["last_hash"] != prev_hash:
-        return VerifyResult(False, checked, last_id, "the chain head does not match the last entry")
+        return VerifyResult(
+            False, checked, last_id, "the chain head does not match the last entry", "head"
+        )
     return VerifyResult(True, checked)
 
 

@@ -394,6 +394,7 @@ def test_verify_page_reports_tampering(admin_client: FlaskClient, session: Any) 
     response = admin_client.get("/admin/audit/verify")
     assert response.status_code == 409
     assert "tampered with at entry 1" in response.get_data(as_text=True)
+    assert "its content was changed after it was written" in response.get_data(as_text=True)
 
 
 def test_audit_search_offers_actions_recorded_by_other_features(

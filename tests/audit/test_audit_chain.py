@@ -76,7 +76,7 @@ def test_a_modified_entry_is_reported(session: Any, sql: str, broken_id: int | N
         assert not result.ok
         assert result.first_broken_id == broken_id
         assert result.checked == broken_id - 1
-        assert "modified" in (result.reason or "")
+        assert "modified" in (result.reason or "") and result.kind == "modified"
 
 
 def test_recomputing_a_modified_entrys_hash_breaks_the_next_link(session: Any) -> None:
@@ -90,7 +90,7 @@ def test_recomputing_a_modified_entrys_hash_breaks_the_next_link(session: Any) -
     session.commit()
     result = verify_chain(session)
     assert not result.ok and result.first_broken_id == 3
-    assert "link" in (result.reason or "")
+    assert "link" in (result.reason or "") and result.kind == "unlinked"
 
 
 def test_a_deleted_entry_is_reported(session: Any) -> None:
@@ -99,7 +99,7 @@ def test_a_deleted_entry_is_reported(session: Any) -> None:
     session.commit()
     result = verify_chain(session)
     assert not result.ok and result.first_broken_id == 2
-    assert "missing" in (result.reason or "")
+    assert "missing" in (result.reason or "") and result.kind == "missing"
 
 
 def test_deleting_the_newest_entries_is_reported(session: Any) -> None:
@@ -108,6 +108,7 @@ def test_deleting_the_newest_entries_is_reported(session: Any) -> None:
     session.commit()
     result = verify_chain(session)
     assert not result.ok and result.first_broken_id == 4 and result.checked == 3
+    assert result.kind == "missing"
 
 
 def test_the_application_cannot_modify_or_delete_entries(session: Any) -> None:
