@@ -231,6 +231,12 @@ class ProposalGateway(Protocol):
 
     async def verify_resident(self, resident: Resident, code: str) -> dict[str, Any]: ...
 
+    async def get_proposal(self, resident: Resident, proposal_id: int) -> dict[str, Any]:
+        """One proposal with its for/against overview, official answer and history."""
+        ...
+
+    async def follow_proposal(self, resident: Resident, proposal_id: int) -> dict[str, Any]: ...
+
 
 class PortalGateway(CaseGateway, NotificationGateway, ProposalGateway, Protocol):
     """Everything the bot asks of the portal."""
@@ -437,6 +443,14 @@ class HttpPortalGateway:
     async def verify_resident(self, resident: Resident, code: str) -> dict[str, Any]:
         return dict(
             await self._call("POST", "/me/verification", resident=resident, json={"code": code})
+        )
+
+    async def get_proposal(self, resident: Resident, proposal_id: int) -> dict[str, Any]:
+        return dict(await self._call("GET", f"/proposals/{int(proposal_id)}", resident=resident))
+
+    async def follow_proposal(self, resident: Resident, proposal_id: int) -> dict[str, Any]:
+        return dict(
+            await self._call("POST", f"/proposals/{int(proposal_id)}/follow", resident=resident)
         )
 
     # --- notifications ----------------------------------------------------------------------

@@ -170,6 +170,9 @@ async def show_proposals(
             InlineKeyboardButton(
                 _("Comment on %(n)s", n=first + offset), callback_data=f"p:c:{item['id']}"
             ),
+            InlineKeyboardButton(
+                _("Read %(n)s", n=first + offset), callback_data=f"p:d:{item['id']}"
+            ),
         ]
         for offset, item in enumerate(result.items)
     ]
@@ -229,6 +232,129 @@ async def support(update: Update, context: Context) -> None:
             title=cards.quote(str(proposal.get("title") or ""), 80),
             count=proposal.get("support_count", "?"),
             needed=proposal.get("support_threshold", "?"),
+        )
+    )
+
+
+def proposal_card(_: Translate, proposal: dict[str, Any], portal_url: str) -> str:
+    """A proposal as a message: text, supporters, the shape of the debate, the official answer."""
+    lines = [
+        cards.quote(str(proposal.get("title") or _("(hidden by moderator)")), 120),
+        " · ".join(
+            str(f)
+            for f in (
+                proposal.get("status_label") or proposal.get("status"),
+                _(
+                    "%(count)s of %(needed)s supporters",
+                    count=proposal.get("support_count", 0),
+                    needed=proposal.get("support_threshold", "?"),
+                ),
+                (proposal.get("department") or {}).get("name"),
+            )
+            if f
+        ),
+    ]
+    if proposal.get("body"):
+        lines += ["", cards.quote(str(proposal["body"]), 600)]
+    overview = proposal.get("overview") or {}
+    counts = overview.get("counts") or {}
+    if any(counts.values()):
+        lines += [
+            "",
+            _(
+                "Discussion: %(f)s for · %(n)s neutral · %(a)s against",
+                f=counts.get("for", 0),
+                n=counts.get("neutral", 0),
+                a=counts.get("against", 0),
+            ),
+        ]
+        terms = overview.get("terms") or {}
+        if terms.get("for"):
+            lines.append(_("For: %(terms)s", terms="、".join(terms["for"][:6])))
+        if terms.get("against"):
+            lines.append(_("Against: %(terms)s", terms="、".join(terms["against"][:6])))
+    answer = proposal.get("answer")
+    if answer:
+        lines += [
+            "",
+            _(
+                "Official answer: %(outcome)s",
+                outcome=answer.get("outcome_label") or answer.get("outcome"),
+            ),
+            cards.quote(str(answer.get("text") or ""), 600),
+            _("Reasons: %(reasons)s", reasons=cards.quote(str(answer.get("reasons") or ""), 400)),
+        ]
+    if proposal.get("closed_reason"):
+        lines += ["", cards.quote(str(proposal["closed_reason"]), 300)]
+    url = str(proposal.get("url") or "")
+    if url.startswith("/"):
+        lines += ["", portal_url.rstrip("/") + url]
+    return "\n".join(lines)
+
+
+async def details(update: Update, context: Context) -> None:
+    """ "Read n": the proposal, its for/against overview and answer, with Support/Comment/Follow."""
+    query = update.callback_query
+    assert query is not None and update.effective_chat is not None
+    _ = tr(context, update)
+    proposal_id = _proposal_id(query.data)
+    if proposal_id is None:
+        await query.answer(
+            _("This button is no longer active. Press /start to see the menu."), show_alert=True
+        )
+        return
+    await query.answer()
+    application = app_of(context)
+    try:
+        proposal = await application.gateway.get_proposal(resident_of(update, context), proposal_id)
+    except PortalUnavailable:
+        await update.effective_chat.send_message(
+            _("I cannot reach the portal right now. Please press again in a minute.")
+        )
+        return
+    except (InvalidRequest, PortalError) as error:
+        await update.effective_chat.send_message(error.message)
+        return
+    buttons = [
+        InlineKeyboardButton(_("Support"), callback_data=f"p:s:{proposal_id}"),
+        InlineKeyboardButton(_("Comment"), callback_data=f"p:c:{proposal_id}"),
+    ]
+    if not proposal.get("following"):
+        buttons.append(InlineKeyboardButton(_("Follow"), callback_data=f"p:f:{proposal_id}"))
+    await update.effective_chat.send_message(
+        proposal_card(_, proposal, application.settings.portal_url),
+        reply_markup=InlineKeyboardMarkup([buttons]),
+    )
+
+
+async def follow(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and update.effective_chat is not None
+    _ = tr(context, update)
+    proposal_id = _proposal_id(query.data)
+    if proposal_id is None:
+        await query.answer(
+            _("This button is no longer active. Press /start to see the menu."), show_alert=True
+        )
+        return
+    await query.answer()
+    try:
+        proposal = await app_of(context).gateway.follow_proposal(
+            resident_of(update, context), proposal_id
+        )
+    except PortalUnavailable:
+        await update.effective_chat.send_message(
+            _("I cannot reach the portal right now. Please press again in a minute.")
+        )
+        return
+    except (InvalidRequest, PortalError) as error:
+        await update.effective_chat.send_message(error.message)
+        return
+    await update.effective_chat.send_message(
+        _(
+            "You follow “%(title)s”: I will tell you when it reaches its threshold, is answered "
+            "or moves on.",
+            title=cards.quote(str(proposal.get("title") or ""), 80),
         )
     )
 
@@ -399,9 +525,11 @@ def conversation(*, persistent: bool) -> ConversationHandler:  # type: ignore[ty
 
 
 def handlers() -> list[object]:
-    """Outside the conversation: support, "More", /verify."""
+    """Outside the conversation: support, "More", read, follow, /verify."""
     return [
         CallbackQueryHandler(support, pattern=r"^p:s:"),
         CallbackQueryHandler(more, pattern=r"^p:m:"),
+        CallbackQueryHandler(details, pattern=r"^p:d:"),
+        CallbackQueryHandler(follow, pattern=r"^p:f:"),
         CommandHandler("verify", verify_command),
     ]

@@ -184,6 +184,7 @@ class FakePortal:
     supporters: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     comments: list[tuple[int, int, str, str]] = field(default_factory=list)
     verified: set[int] = field(default_factory=set)
+    proposal_followers: set[tuple[int, int]] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
     _sequence: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -441,6 +442,28 @@ class FakePortal:
             "stance": stance,
             "held_for_review": "http" in body,
         }
+
+    async def get_proposal(self, resident: Resident, proposal_id: int) -> dict[str, Any]:
+        self._enter("get_proposal")
+        proposal = self._proposal(proposal_id)
+        stances = [s for pid, _r, s, _b in self.comments if pid == proposal_id]
+        return dict(
+            proposal,
+            body=proposal.get("body", "建议内容"),
+            overview={
+                "counts": {s: stances.count(s) for s in ("for", "neutral", "against")},
+                "terms": proposal.get("terms", {"for": [], "against": []}),
+            },
+            answer=proposal.get("answer"),
+            following=(proposal_id, resident.telegram_id) in self.proposal_followers,
+            supported=resident.telegram_id in self.supporters[proposal_id],
+        )
+
+    async def follow_proposal(self, resident: Resident, proposal_id: int) -> dict[str, Any]:
+        self._enter("follow_proposal")
+        proposal = self._proposal(proposal_id)
+        self.proposal_followers.add((proposal_id, resident.telegram_id))
+        return dict(proposal, following=True)
 
     async def verify_resident(self, resident: Resident, code: str) -> dict[str, Any]:
         self._enter("verify_resident")
