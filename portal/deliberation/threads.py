@@ -45,7 +45,11 @@ MAX_DEPTH = 3
 SORTS = ("newest", "liked")
 THREAD_PAGE = 50
 
-_URL = re.compile(r"https?://[^\s<>\"'，。；！？、）】]+", re.IGNORECASE)
+#: An http(s) URL in *escaped* text: it ends at whitespace, CJK punctuation or an escaped quote
+#: or angle bracket (so ``https://x/"onmouseover=…`` links only ``https://x/``).
+_URL = re.compile(
+    r"https?://(?:(?!&(?:#34|#39|#x27|quot|lt|gt);)[^\s<>\"'，。；！？、）】])+", re.IGNORECASE
+)
 
 
 # --- rendering ------------------------------------------------------------------------------

@@ -408,3 +408,16 @@ def test_workbench_case_links_to_the_proposal_answer(
     assert 'name="outcome"' in detail  # the answer form, for this department only
     login(client, make_user(role="staff", department="housing"))
     assert 'name="outcome"' not in _page(client, f"/proposals/{proposal.id}")
+
+
+def test_linkify_links_only_http_urls_and_stops_at_quotes() -> None:
+    from portal.deliberation.threads import render_body
+
+    html = str(
+        render_body(
+            '见 https://example.org/map"onmouseover="x 与 https://a.cn/?a=1&b=2。ftp://x.org\n下一行'
+        )
+    )
+    assert '<a href="https://example.org/map" rel="nofollow noopener noreferrer">' in html
+    assert '<a href="https://a.cn/?a=1&amp;b=2" rel="nofollow noopener noreferrer">' in html
+    assert "ftp://x.org" in html and 'href="ftp' not in html and "<br>" in html
