@@ -28,15 +28,24 @@ def time_single_predictions(model: Any, texts: Sequence[str], limit: int = 300) 
     from nlp.tokenizer import _cut
 
     _cut.cache_clear()
-    timings = []
+    timings, cpu = [], []
     for t in list(texts)[:limit]:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         model.predict(t)
+        cpu.append((time.process_time() - started_cpu) * 1000)
         timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
+    cpu.sort()
+
+    def p95(xs: list[float]) -> float:
+        return round(xs[min(len(xs) - 1, int(0.95 * len(xs)))], 3)
+
     return {
         "predict_ms_p50": round(statistics.median(timings), 3),
-        "predict_ms_p95": round(timings[min(len(timings) - 1, int(0.95 * len(timings)))], 3),
+        "predict_ms_p95": p95(timings),
+        # CPU time: what the message costs even when other processes share the cores
+        "predict_cpu_ms_p50": round(statistics.median(cpu), 3),
+        "predict_cpu_ms_p95": p95(cpu),
     }
 
 
@@ -57,16 +66,17 @@ def evaluate(
     labels = sorted(set(y))
     pred = np.empty(len(y), dtype=object)
     conf = np.zeros(len(y))
-    fit_seconds = []
+    fit_seconds, fit_cpu = [], []
     pipe = None
     test_idx: Any = None
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     with steps(range(folds), enabled=progress, desc="evaluate") as bar:
         for train_idx, test_idx in splitter.split(texts, y):
             pipe = build_pipeline(list(y[train_idx]))
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             pipe.fit([texts[i] for i in train_idx], y[train_idx])
             fit_seconds.append(time.perf_counter() - started)
+            fit_cpu.append(time.process_time() - started_cpu)
             proba = pipe.predict_proba([texts[i] for i in test_idx])
             classes = pipe.classes_
             pred[test_idx] = classes[proba.argmax(axis=1)]
@@ -99,5 +109,6 @@ def evaluate(
         "coverage_accuracy": coverage_accuracy(list(pred == y), list(conf)),
         "fit_seconds": round(float(np.mean(fit_seconds)), 2),
         "fit_seconds_total": round(float(np.sum(fit_seconds)), 2),
+        "fit_cpu_seconds": round(float(np.mean(fit_cpu)), 2),
         **timing,
     }
