@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import STAFF_ROLES, Role, User
@@ -630,12 +630,3 @@ def update_user_access(
             ip=ip,
         )
     return user
-
-
-def count_active_admins(session: Session) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(User.role == Role.ADMIN.value, User.active.is_(True))
-        )
-        or 0
-    )
