@@ -15,6 +15,7 @@ from portal.api.models import ApiKey, IdempotencyRecord
 from portal.api.services import create_link_code, revoke_api_key
 from portal.cases.models import Case, Notification
 from portal.cases.status import transition
+from portal.privacy.crypto import identity_lookup_hash
 from tests.api.conftest import bearer
 
 TEXT = "小区门口的路灯坏了一个多星期，晚上很黑，老人出门不方便，请尽快修理。"
@@ -194,7 +195,9 @@ def test_submit_then_get_public_view(api, session, jurisdiction) -> None:  # typ
     assert got.json["tracking_number"] == view["tracking_number"]
     assert got.json["timeline"][0]["type"] == "submit"
     identity = session.scalar(
-        select(ChannelIdentity).where(ChannelIdentity.external_id == "424242")
+        select(ChannelIdentity).where(
+            ChannelIdentity.external_id_hash == identity_lookup_hash("telegram", "424242")
+        )
     )
     assert identity is not None and identity.user.display_name == "王女士"
     case = session.scalar(select(Case))
@@ -395,7 +398,9 @@ def test_link_code_moves_identity_and_cases(api, session, make_user, jurisdictio
     assert reused.status_code == 422
     session.expire_all()
     identity = session.scalar(
-        select(ChannelIdentity).where(ChannelIdentity.external_id == "424242")
+        select(ChannelIdentity).where(
+            ChannelIdentity.external_id_hash == identity_lookup_hash("telegram", "424242")
+        )
     )
     assert identity.user_id == account.id
     case = session.scalar(select(Case).where(Case.tracking_number == number))
