@@ -4,6 +4,7 @@ the fairness check. Rates come from :mod:`portal.workbench.kpi` (one definition 
 from __future__ import annotations
 
 import inspect
+import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -247,7 +248,11 @@ class Formula:
 
     @property
     def text(self) -> str:
-        return inspect.getdoc(self.function) or ""
+        """The function's docstring, without its reStructuredText markup."""
+        doc = inspect.getdoc(self.function) or ""
+        doc = re.sub(r":\w+:`~?([^`]+)`", lambda m: m.group(1).rsplit(".", 1)[-1], doc)
+        doc = doc.replace("``", "").replace("*", "")
+        return "\n\n".join(" ".join(part.split()) for part in doc.split("\n\n"))
 
 
 FORMULAS: dict[str, Formula] = {
