@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import JSON, select, type_coerce
+from sqlalchemy import case as sa_case
 from sqlalchemy.orm import Session
 
 from portal.cases.models import Case, CaseEvent
@@ -130,8 +131,15 @@ def load_cases(
     session: Session, period: Period, filters: Filters = Filters(), *, with_history: bool = True
 ) -> list[CaseRow]:
     """Cases created in ``period`` matching ``filters``, with their events and verdicts."""
-    areas = {a.id: a for a in session.scalars(select(Area))}
-    categories = {c.id: c for c in session.scalars(select(Category))}
+    streets: dict[int, tuple[str, str] | None] = {}
+    for area in session.scalars(select(Area)):
+        street = area.street()
+        streets[area.id] = (street.code, street.name) if street is not None else None
+    groups: dict[int, tuple[str, str, str | None]] = {}
+    for category in session.scalars(select(Category)):
+        group = category.group
+        leaf = None if category.is_group else category.code
+        groups[category.id] = (group.code, group.name, leaf)
     stmt = (
         select(
             Case.id,
@@ -153,23 +161,21 @@ def load_cases(
     for cid, created, status, cat_id, area_id, dept, due, rdue, acc, res, pred in session.execute(
         stmt
     ):
-        category = categories.get(cat_id) if cat_id else None
-        group = category.group if category is not None else None
-        area = areas.get(area_id) if area_id else None
-        street = area.street() if area is not None else None
-        if filters.group and (group is None or group.code != filters.group):
+        group_code, group_name, leaf = groups.get(cat_id, (None, None, None))
+        street_code, street_name = streets.get(area_id) or (None, None)
+        if filters.group and group_code != filters.group:
             continue
-        if filters.street and (street is None or street.code != filters.street):
+        if filters.street and street_code != filters.street:
             continue
         rows[cid] = CaseRow(
             cid,
             created,
             status,
-            group.code if group else None,
-            group.name if group else None,
-            category.code if category is not None and not category.is_group else None,
-            street.code if street else None,
-            street.name if street else None,
+            group_code,
+            group_name,
+            leaf,
+            street_code,
+            street_name,
             dept,
             due,
             rdue,
@@ -178,45 +184,49 @@ def load_cases(
             pred is not None,
         )
     if with_history and rows:
-        _attach_history(session, rows)
+        _attach_history(session, rows, period)
     return list(rows.values())
 
 
-def _chunks(ids: Sequence[int], size: int = 900) -> Iterable[Sequence[int]]:
-    for i in range(0, len(ids), size):
-        yield ids[i : i + size]
-
-
-def _attach_history(session: Session, rows: dict[int, CaseRow]) -> None:
-    ids = list(rows)
-    for chunk in _chunks(ids):
-        for cid, type_, at, to_status, dept, data in session.execute(
-            select(
-                CaseEvent.case_id,
-                CaseEvent.type,
-                CaseEvent.created_at,
-                CaseEvent.to_status,
-                CaseEvent.department_id,
-                CaseEvent.data,
-            )
-            .where(CaseEvent.case_id.in_(chunk))
-            .order_by(CaseEvent.case_id, CaseEvent.created_at, CaseEvent.id)
-        ):
-            row = rows[cid]
-            row.events.append(kpi.EventRecord(type_, at, to_status, dept))
-            if to_status == "assigned" and row.first_respond_due_at is None:
-                recorded = (data or {}).get("respond_due_at")
-                if recorded:
-                    row.first_respond_due_at = datetime.fromisoformat(recorded)
-        for cid, round_, outcome, satisfaction, at in session.execute(
-            select(
-                Verdict.case_id,
-                Verdict.round,
-                Verdict.outcome,
-                Verdict.satisfaction,
-                Verdict.created_at,
-            ).where(Verdict.case_id.in_(chunk))
-        ):
+def _attach_history(session: Session, rows: dict[int, CaseRow], period: Period) -> None:
+    """Events and verdicts of the period's cases, in one query each (joined on the case's
+    creation time rather than a long ``IN`` list); the recorded response deadline is read only
+    from events that assign the case."""
+    in_period = (Case.created_at >= period.start, Case.created_at < period.end)
+    assign_data = sa_case((CaseEvent.to_status == "assigned", CaseEvent.data), else_=None)
+    for cid, type_, at, to_status, dept, data in session.execute(
+        select(
+            CaseEvent.case_id,
+            CaseEvent.type,
+            CaseEvent.created_at,
+            CaseEvent.to_status,
+            CaseEvent.department_id,
+            type_coerce(assign_data, JSON),
+        )
+        .join(Case, Case.id == CaseEvent.case_id)
+        .where(*in_period)
+        .order_by(CaseEvent.case_id, CaseEvent.created_at, CaseEvent.id)
+    ):
+        row = rows.get(cid)
+        if row is None:  # filtered out
+            continue
+        row.events.append(kpi.EventRecord(type_, at, to_status, dept))
+        if to_status == "assigned" and row.first_respond_due_at is None:
+            recorded = (data or {}).get("respond_due_at")
+            if recorded:
+                row.first_respond_due_at = datetime.fromisoformat(recorded)
+    for cid, round_, outcome, satisfaction, at in session.execute(
+        select(
+            Verdict.case_id,
+            Verdict.round,
+            Verdict.outcome,
+            Verdict.satisfaction,
+            Verdict.created_at,
+        )
+        .join(Case, Case.id == Verdict.case_id)
+        .where(*in_period)
+    ):
+        if cid in rows:
             rows[cid].verdicts.append(kpi.VerdictRecord(round_, outcome, satisfaction, at))
 
 
