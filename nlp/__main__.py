@@ -1,4 +1,4 @@
-"""Command line: ``python -m nlp train | evaluate | classify`` (also ``shuzhi-nlp``)."""
+"""Command line: ``python -m nlp train | evaluate | classify | hotspots`` (also ``shuzhi-nlp``)."""
 
 from __future__ import annotations
 
@@ -143,6 +143,68 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hotspots(args: argparse.Namespace) -> int:
+    import time
+
+    from nlp.hotspots import find_clusters, read_records
+
+    started = time.perf_counter()
+    text_cols = [c.strip() for c in args.text_col.split(",") if c.strip()]
+    data = read_records(
+        args.data,
+        text_cols=text_cols,
+        time_col=args.time_col,
+        id_col=args.id_col,
+        weight_col=args.likes_col or None,
+    )
+    clusters = find_clusters(
+        data.records,
+        threshold=args.threshold,
+        window_days=args.window_days,
+        min_size=args.min_size,
+        limit=args.top,
+    )
+    seconds = round(time.perf_counter() - started, 2)
+    by_id = {r.id: r for r in data.records}
+    out = {
+        "messages": len(data.records),
+        "skipped": [{"line": line, "reason": reason} for line, reason in data.skipped],
+        "seconds": seconds,
+        "clusters": [
+            {
+                "rank": rank,
+                "size": c.size,
+                "likes": c.weight,
+                "start": c.start.isoformat(),
+                "end": c.end.isoformat(),
+                "terms": c.terms,
+                "representatives": c.representatives,
+                "messages": [
+                    {"id": i, "time": by_id[i].time.isoformat(), "likes": by_id[i].weight,
+                     "text": by_id[i].text[:200]}
+                    for i in c.ids
+                ],
+            }
+            for rank, c in enumerate(clusters, 1)
+        ],
+    }
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    print(f"{out['messages']} messages ({len(data.skipped)} skipped), {seconds} s")
+    for c in out["clusters"]:
+        print(
+            f"#{c['rank']} size {c['size']}, likes {c['likes']:g}, "
+            f"{c['start'][:10]} .. {c['end'][:10]}: {' '.join(c['terms'])}"
+        )
+        for m in c["messages"][: args.show]:
+            head = m["text"].replace("\n", " | ")[:80]
+            print(f"    {m['id']}  {m['time'][:10]}  likes {m['likes']:g}  {head}")
+        if len(c["messages"]) > args.show:
+            print(f"    ... {len(c['messages']) - args.show} more")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nlp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +225,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("classify", help="classify UTF-8 lines from stdin, one JSON per line")
     p.add_argument("--model", help="model directory (default: the default model)")
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("hotspots", help="clusters of similar messages in a CSV file")
+    p.add_argument("--data", required=True, help="UTF-8 CSV file of messages")
+    p.add_argument("--text-col", default="subject,detail", help="text column(s), comma-separated")
+    p.add_argument("--time-col", default="time")
+    p.add_argument("--id-col", default="id")
+    p.add_argument("--likes-col", default="likes", help="support column ('' for none)")
+    p.add_argument("--top", type=int, default=10, help="how many clusters to list")
+    p.add_argument("--show", type=int, default=5, help="messages shown per cluster (text)")
+    p.add_argument("--threshold", type=float, default=0.45, help="cosine similarity to link")
+    p.add_argument("--window-days", type=float, default=30.0)
+    p.add_argument("--min-size", type=int, default=3)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_hotspots)
     return parser
 
 
