@@ -1,0 +1,1 @@
+"""Accounts: residents and staff, sign-in, roles and channel identities."""
