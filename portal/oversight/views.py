@@ -117,14 +117,20 @@ def _plotly_version() -> str:
 
 
 def hotspots_url() -> str | None:
-    """The hotspot alerts page of the ``hotspots`` feature, when it is installed."""
-    for endpoint in ("hotspots.alerts", "hotspots.alert_list", "hotspots.index"):
-        if endpoint in current_app.view_functions:
-            try:
-                return url_for(endpoint)
-            except Exception:
-                continue
-    return None
+    """The hotspot alerts page of the ``hotspots`` feature when it is installed (its first GET
+    page without arguments, one with "alert" in its path preferred); None otherwise."""
+    candidates = [
+        rule
+        for rule in current_app.url_map.iter_rules()
+        if rule.endpoint.startswith("hotspots.")
+        and not rule.arguments
+        and "GET" in (rule.methods or ())
+        and not rule.endpoint.endswith(".static")
+    ]
+    if not candidates:
+        return None
+    best = sorted(candidates, key=lambda r: ("alert" not in r.rule, len(r.rule)))[0]
+    return url_for(best.endpoint)
 
 
 # --- chart data: one function per chart, shared by the SVG and the CSV ---------------------

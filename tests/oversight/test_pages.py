@@ -280,3 +280,17 @@ def test_periods() -> None:
     assert len(p.local_days()) == 7 and p.local_days()[-1].isoformat() == "2026-11-29"
     with pytest.raises(Exception, match="days"):
         Period.last_days(1000)
+
+
+def test_dashboard_links_to_hotspot_alerts_only_when_installed(app, client, world) -> None:  # type: ignore[no-untyped-def]
+    from flask import Blueprint
+
+    from portal.oversight.views import hotspots_url
+
+    with app.test_request_context("/dashboard"):
+        assert hotspots_url() is None
+    hotspots = Blueprint("hotspots", __name__)
+    hotspots.add_url_rule("/coordination/hotspots/alerts", "alerts", lambda: "alerts")
+    app.register_blueprint(hotspots)
+    html = client.get("/dashboard?lang=en").get_data(as_text=True)
+    assert 'href="/coordination/hotspots/alerts"' in html
