@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-PII_KINDS = ("mobile", "landline", "id_number", "bank_card", "email", "plate", "name")
+PII_KINDS = ("mobile", "landline", "id_number", "bank_card", "email", "plate", "name", "address")
 MASK = "*"
 
 
@@ -65,6 +65,19 @@ _NOT_IN_NAME = (
 NAME_RE = re.compile(
     r"(?:我叫|我的名字是|本人(?:是|叫)?|联系人(?:是|为)?[:：]?|姓名[:：]?|署名[:：]?|报案人[:：]?|投诉人[:：]?)\s?"
     r"((?:" + _COMPOUND + r"|[" + _SURNAMES + r"])[^\s" + _NOT_IN_NAME + r"\W\dA-Za-z]{1,2})"
+)
+
+
+# Exact addresses: a house number after a road/village word (幸福路88号, 王家村3组12号), a
+# building with a unit or room (3栋502, 5单元201室, 12-3-502), a room number (502室). The
+# road or estate name stays readable (it locates the problem); the numbers are masked.
+_ADDRESS_PART = r"(?:[0-9]{1,4}(?:栋|幢|号楼|座|单元|楼|层|室|号|户)|[-－][0-9]{1,4}|(?<=单元)[0-9]{2,4})"
+ADDRESS_RES = (
+    re.compile(r"(?<=[路街巷道弄村组里坊湾])[0-9]{1,5}号(?![线文件])院?" + _ADDRESS_PART + r"*"),
+    re.compile(r"(?<![0-9月])[0-9]{1,3}(?:栋|幢|号楼|座)" + _ADDRESS_PART + r"+"),
+    re.compile(r"(?<![0-9])[0-9]{1,2}单元[0-9]{2,4}(?:室|号|户)?"),
+    re.compile(r"(?<![0-9])[0-9]{1,3}[-－][0-9]{1,2}[-－][0-9]{3,4}(?![0-9])"),
+    re.compile(r"(?<![0-9])[0-9]{3,4}(?:室|房间)"),
 )
 
 
@@ -124,6 +137,9 @@ def _find(text: str) -> list[PiiSpan]:
         add("plate", m.start(), m.end())
     for m in NAME_RE.finditer(text):
         add("name", m.start(1), m.end(1))
+    for pattern in ADDRESS_RES:
+        for m in pattern.finditer(text):
+            add("address", m.start(), m.end())
     found.sort(key=lambda s: s.start)
     return found
 
@@ -143,6 +159,8 @@ def _masked(span: PiiSpan) -> str:
     if span.kind == "email":
         local, _, domain = v.partition("@")
         return local[:1] + MASK * (len(local) - 1) + "@" + domain
+    if span.kind == "address":
+        return "".join(MASK if c.isdigit() else c for c in v)
     if span.kind == "plate":
         return v[:2] + "".join(MASK if c.isalnum() else c for c in v[2:])
     # name: keep the surname
@@ -158,7 +176,8 @@ def mask_pii(text: str) -> MaskResult:
 
     Kinds: ``mobile``, ``landline``, ``id_number`` (18 digits with a valid check digit),
     ``bank_card`` (16–19 digits passing Luhn), ``email``, ``plate`` (licence plates) and
-    ``name`` (introduced by cues such as 我叫, 本人, 联系人, 姓名). Masks keep the length of
+    ``name`` (introduced by cues such as 我叫, 本人, 联系人, 姓名) and ``address`` (house,
+    building and room numbers; the road or estate name stays). Masks keep the length of
     the original, so offsets are the same in the input and the output, and what is left
     never matches the phone or ID patterns again.
     """

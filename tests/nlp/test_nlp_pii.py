@@ -155,3 +155,26 @@ def test_masked_output_never_matches_phone_or_id(parts, tail):
     assert not [s for s in again.spans if s.kind in ("mobile", "landline", "id_number")]
     for _, _, number in parts:
         assert number not in masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("我家住在幸福路88号3栋502室，楼下烧烤太吵", "我家住在幸福路**号*栋***室，楼下烧烤太吵"),
+        ("望江花园12栋2单元1101，电梯坏了", "望江花园**栋*单元****，电梯坏了"),
+        ("王家村3组12号的房子漏水", "王家村3组**号的房子漏水"),
+        ("地址：建设北路128号院5号楼", "地址：建设北路***号院*号楼"),
+        ("我住12-3-502，门口堆垃圾", "我住**-*-***，门口堆垃圾"),
+    ],
+)
+def test_exact_addresses_keep_the_road_and_lose_the_numbers(text: str, masked: str) -> None:
+    result = nlp.mask_pii(text)
+    assert result.text == masked
+    assert {span.kind for span in result.spans} == {"address"}
+
+
+@pytest.mark.parametrize(
+    "text", ["3月15号下午地铁3号线很挤", "请看1号文件规定", "2019年买的房，5楼漏水"]
+)
+def test_dates_lines_and_floors_are_not_addresses(text: str) -> None:
+    assert nlp.mask_pii(text).text == text
