@@ -14,8 +14,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
-from portal import get_session
+from portal import get_session, permissions
 from portal.cases.labels import STATUS_LABELS
 from portal.db import utcnow
 from portal.errors import NotFound, ValidationError
@@ -117,8 +118,8 @@ def _plotly_version() -> str:
 
 
 def hotspots_url() -> str | None:
-    """The hotspot alerts page of the ``hotspots`` feature when it is installed (its first GET
-    page without arguments, one with "alert" in its path preferred); None otherwise."""
+    """The hotspot alerts page of the ``hotspots`` feature, when it is installed and the current
+    user may see alerts (its GET page without arguments, one named "alerts" preferred)."""
     candidates = [
         rule
         for rule in current_app.url_map.iter_rules()
@@ -127,9 +128,10 @@ def hotspots_url() -> str | None:
         and "GET" in (rule.methods or ())
         and not rule.endpoint.endswith(".static")
     ]
-    if not candidates:
+    can_see = getattr(permissions, "can_see_hotspots", permissions.can_triage)
+    if not candidates or not can_see(current_user):
         return None
-    best = sorted(candidates, key=lambda r: ("alert" not in r.rule, len(r.rule)))[0]
+    best = sorted(candidates, key=lambda r: ("alert" not in r.endpoint, len(r.rule)))[0]
     return url_for(best.endpoint)
 
 
