@@ -151,6 +151,7 @@ CHUNK_ROWS = 2048
 N_FEATURES = 1 << 21
 KEEP_FEATURES = 64
 MAX_DF = 0.1  # n-grams in 10%+ of messages ("问题", "小区") say nothing about the topic
+MIN_MAX_DF = 50  # ...but never drop an n-gram shared by fewer messages than this
 
 
 def _vectorize(texts: Sequence[str]) -> Any:
@@ -187,7 +188,7 @@ def _vectorize(texts: Sequence[str]) -> Any:
     tf = csr_matrix((np.ones(r.size, dtype=np.float32), (r, f)), shape=(n, N_FEATURES))
     tf.sum_duplicates()
     df = np.bincount(tf.indices, minlength=N_FEATURES)
-    useful = (df >= 2) & (df <= max(2, MAX_DF * n))
+    useful = (df >= 2) & (df <= max(MIN_MAX_DF, MAX_DF * n))
     if not useful.any():
         return None
     idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32) * useful

@@ -29,11 +29,13 @@ FEATURES = (
     "portal.audit",
     "portal.privacy",
     "portal.oversight",
+    "portal.hotspots",
 )
 
 #: Feature packages whose ``cli`` module defines ``register(app)`` for ``flask --app portal ...``.
 CLI_FEATURES = ("portal.cli", "portal.api.cli", "portal.workbench.cli", "portal.deliberation.cli", "portal.audit.cli",
-                "portal.privacy.cli", "portal.oversight.cli")
+                "portal.privacy.cli", "portal.oversight.cli",
+                "portal.hotspots.cli")
 
 log = logging.getLogger(__name__)
 

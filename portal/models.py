@@ -29,6 +29,7 @@ from portal.deliberation.models import (
     Support,
     VerificationCode,
 )
+from portal.hotspots.models import HotspotAlert
 from portal.jurisdiction.models import (
     Area,
     Category,
@@ -61,6 +62,7 @@ __all__ = [
     "ContentReport",
     "Department",
     "DpRelease",
+    "HotspotAlert",
     "IdempotencyRecord",
     "LabelledExample",
     "LinkCode",

@@ -264,3 +264,11 @@ def can_reveal_personal_data(user: User | None, case: Case) -> bool:
     if is_coordinator(user) or is_admin(user):
         return True
     return is_staff(user) and user is not None and department_has_task(user.department_id, case)
+
+
+# --- hotspots: early-warning alerts -------------------------------------------------------------
+
+
+def can_see_hotspots(user: User | None) -> bool:
+    """Hotspot alerts (预警) and acting on them: coordinators and admins."""
+    return is_coordinator(user) or is_admin(user)

@@ -164,4 +164,11 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "retention_contact_days": 180,
     "retention_raw_text_days": 365,
     "retention_coordinates_days": 365,
+    # Hotspots (portal.hotspots): clusters over the last window, surges of the last days
+    # against a trailing baseline.
+    "hotspot_window_days": 14,
+    "hotspot_surge_days": 1,
+    "hotspot_baseline_days": 28,
+    "hotspot_surge_min_count": 5,
+    "hotspot_cluster_min_size": 3,
 }
