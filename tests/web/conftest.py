@@ -15,6 +15,17 @@ from portal.models import Base
 from tests.factories import DEFAULT_PASSWORD
 
 
+def in_english(client: FlaskClient) -> FlaskClient:
+    """Messages are asserted on their English msgids; Chinese is the default locale."""
+    client.set_cookie("lang", "en")
+    return client
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return in_english(app.test_client())
+
+
 def sign_in(client: FlaskClient, email: str, password: str = DEFAULT_PASSWORD) -> Any:
     response = client.post("/login", data={"email": email, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 #: msgid → the Chinese the zh_Hans_CN catalogue must give (the lead fills the catalogues).
 EXPECTED_ZH = {
     "Report a problem": "反映问题",
-    "All cases": "全部案件",
+    "All cases": "全部诉求",
 }
 
 

@@ -8,14 +8,14 @@ from flask.testing import FlaskClient
 
 from portal import get_session
 from tests.factories import DEFAULT_PASSWORD, create_user
-from tests.web.conftest import csrf_token_from
+from tests.web.conftest import csrf_token_from, in_english
 
 
 def test_post_without_csrf_token_is_refused(make_web_app: Any) -> None:
     app = make_web_app(WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
     with app.app_context():
         create_user(get_session(), email="csrf@example.test")
-    client: FlaskClient = app.test_client()
+    client: FlaskClient = in_english(app.test_client())
     refused = client.post(
         "/login", data={"email": "csrf@example.test", "password": DEFAULT_PASSWORD}
     )
@@ -35,7 +35,7 @@ def test_post_without_csrf_token_is_refused(make_web_app: Any) -> None:
 
 def test_login_is_rate_limited_per_address(make_web_app: Any) -> None:
     app = make_web_app(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=True)
-    client: FlaskClient = app.test_client()
+    client: FlaskClient = in_english(app.test_client())
     codes = [
         client.post(
             "/login", data={"email": f"guess{i}@example.test", "password": "wrong-password"}
@@ -59,7 +59,7 @@ def test_login_is_rate_limited_per_address(make_web_app: Any) -> None:
 
 def test_login_is_rate_limited_per_account(make_web_app: Any) -> None:
     app = make_web_app(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=True)
-    client: FlaskClient = app.test_client()
+    client: FlaskClient = in_english(app.test_client())
     codes = [
         client.post(
             "/login",
@@ -76,7 +76,7 @@ def test_session_cookie_flags_and_security_headers(make_web_app: Any) -> None:
     app = make_web_app(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False, SESSION_COOKIE_SECURE=True)
     with app.app_context():
         create_user(get_session(), email="cookie@example.test")
-    client: FlaskClient = app.test_client()
+    client: FlaskClient = in_english(app.test_client())
     response = client.post(
         "/login", data={"email": "cookie@example.test", "password": DEFAULT_PASSWORD}
     )
@@ -90,7 +90,7 @@ def test_session_cookie_flags_and_security_headers(make_web_app: Any) -> None:
 
 def test_too_large_body_gets_a_friendly_page(make_web_app: Any) -> None:
     app = make_web_app(WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
-    client: FlaskClient = app.test_client()
+    client: FlaskClient = in_english(app.test_client())
     response = client.post("/login", data={"email": "a" * (app.config["MAX_CONTENT_LENGTH"] + 10)})
     assert response.status_code == 413
     body = response.get_data(as_text=True)
