@@ -61,6 +61,11 @@ AUDIT_ACTIONS = (
     "export",
     "moderation",
     "retention_run",
+    "personal_data_exported",
+    "account_erased",
+    "key_rotated",
+    "keys_reencrypted",
+    "key_retired",
 )
 EXPORT_FORMATS = ("csv", "json")
 #: An export larger than this must be narrowed by date.

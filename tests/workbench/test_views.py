@@ -56,7 +56,7 @@ def test_staff_case_page_and_actions(
     number = assigned_case.tracking_number
     login(client, people.staff)
     status, html = _page(client, f"/workbench/cases/{number}")
-    assert status == 200 and assigned_case.text_raw in html and 'id="accept-form"' in html
+    assert status == 200 and assigned_case.text_masked in html and 'id="accept-form"' in html
     assert 'id="resolve-form"' not in html  # not before accepting
 
     response = client.post(f"/workbench/cases/{number}/accept", follow_redirects=True)
@@ -116,7 +116,7 @@ def test_triage_dispatch_through_the_form(
     status, html = _page(client, "/workbench/triage")
     assert case.tracking_number in html
     status, html = _page(client, f"/workbench/triage/{case.tracking_number}")
-    assert status == 200 and 'id="dispatch-form"' in html and case.text_raw in html
+    assert status == 200 and 'id="dispatch-form"' in html and case.text_masked in html
     bad = client.post(
         f"/workbench/triage/{case.tracking_number}/dispatch", data={"dispatch-category": "G14-01"}
     )
