@@ -209,8 +209,12 @@ def _keep_top_features(m: Any, k: int) -> None:
     counts = np.diff(m.indptr)
     if counts.size == 0 or counts.max() <= k:
         return
-    rows = np.repeat(np.arange(counts.size), counts)
-    order = np.lexsort((-m.data, rows))  # by row, heaviest first
+    rows = np.repeat(np.arange(counts.size, dtype=np.float64), counts)
+    peak = np.maximum.reduceat(m.data, m.indptr[:-1][counts > 0])
+    full_peak = np.zeros(counts.size, dtype=np.float64)
+    full_peak[counts > 0] = peak
+    share = m.data / np.repeat(full_peak, counts)  # in (0, 1]
+    order = np.argsort(rows - 0.5 * share, kind="quicksort")  # by row, heaviest first
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size) - np.repeat(m.indptr[:-1], counts)
     m.data[rank >= k] = 0.0

@@ -89,3 +89,30 @@ def test_a_coordinator_opens_a_proactive_task_from_an_alert(
     assert again.status_code == 200
     assert session.scalar(select(func.count()).select_from(Case)) == before + 1
     assert alert.updated_at <= utcnow()
+
+
+def test_a_coordinator_opens_a_deliberation_thread_under_its_rules(
+    client: Any, session: Any, drain_cases: list[Case], make_user: Any
+) -> None:
+    from portal.deliberation.models import Proposal
+
+    detect_hotspots(session)
+    session.commit()
+    alert = session.scalars(select(HotspotAlert).where(HotspotAlert.kind == "cluster")).one()
+    unverified = make_user(role="coordinator", verification_level=0)
+    login(client, unverified)
+    page = client.post(f"/workbench/hotspots/{alert.id}/proposal", follow_redirects=True)
+    assert page.status_code == 200 and session.scalar(select(func.count(Proposal.id))) == 0
+    session.expire_all()
+    assert session.get(HotspotAlert, alert.id).status == "new"
+
+    login(client, make_user(role="coordinator", verification_level=3))
+    response = client.post(f"/workbench/hotspots/{alert.id}/proposal")
+    assert response.status_code == 302
+    session.expire_all()
+    alert = session.get(HotspotAlert, alert.id)
+    proposal = alert.proposal
+    assert alert.status == "actioned" and proposal is not None
+    assert response.headers["Location"].endswith(f"/proposals/{proposal.id}")
+    assert proposal.category.code == "G01-09" and proposal.area.code == "LJ-JB"
+    assert "下水道" in proposal.title
