@@ -107,3 +107,38 @@ def test_staff_cannot_erase_their_own_account(client, session, make_user) -> Non
     assert response.status_code == 403
     session.expire_all()
     assert session.get(User, clerk.id).active
+
+
+def test_channel_resident_exports_and_erases_through_the_api(client, session, jurisdiction) -> None:  # type: ignore[no-untyped-def]
+    from portal.api.services import create_api_key
+
+    key = create_api_key(session, name="bot", scopes=["channel:telegram"]).secret
+    session.commit()
+    bot = {"Authorization": f"Bearer {key}", "X-Shuzhi-Resident": f"telegram:{CANARY_TELEGRAM_ID}"}
+    created = client.post(
+        "/api/v1/cases",
+        json={
+            "text": CANARY_TEXT,
+            "contact_phone": CANARY_PHONE,
+            "consent": True,
+            "lat": 28.222,
+            "lon": 112.86,
+        },
+        headers={**bot, "Idempotency-Key": "rights-1"},
+    )
+    assert created.status_code == 201, created.get_data(as_text=True)
+    exported = client.get("/api/v1/me/data", headers=bot)
+    assert exported.status_code == 200 and exported.headers["Cache-Control"] == "no-store"
+    data = exported.get_json()
+    assert data["identities"][0]["external_id"] == CANARY_TELEGRAM_ID
+    assert data["cases"][0]["contact"]["phone"] == CANARY_PHONE
+    assert client.get("/api/v1/me/data").status_code == 401
+    refused = client.post("/api/v1/me/data/erase", json={"confirm": "yes"}, headers=bot)
+    assert refused.status_code == 422 and refused.get_json()["code"] == "invalid"
+    erased = client.post("/api/v1/me/data/erase", json={"confirm": "DELETE"}, headers=bot)
+    assert erased.status_code == 200 and erased.get_json()["identities"] == 1
+    session.expire_all()
+    assert session.scalars(select(ChannelIdentity)).all() == []
+    assert session.scalars(select(CaseContact)).all() == []
+    case = session.scalar(select(Case))
+    assert case.text_raw == case.text_masked and case.submitter.active is False
