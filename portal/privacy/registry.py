@@ -145,12 +145,6 @@ _SPEC: dict[str, dict[Level, str]] = {
         "window_start window_end created_at updated_at actioned_by_id actioned_at action_note "
         "proposal_id task_case_id",
     },
-    # --- hotspots: coordinators' alerts (aggregates of cases; terms come from masked texts) -----
-    "hotspot_alerts": {
-        "internal": "id kind status area_id category_id case_ids size terms score details "
-        "window_start window_end created_at updated_at actioned_by_id actioned_at action_note "
-        "proposal_id task_case_id",
-    },
     # --- audit ---------------------------------------------------------------------------------
     "audit_entries": {
         "internal": "id at actor_id actor_label action target_type target_id before after reason "
