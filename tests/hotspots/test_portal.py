@@ -15,7 +15,7 @@ from tests.hotspots.conftest import login
 
 
 def test_detection_finds_the_surge_and_the_cluster_and_is_idempotent(
-    session: Any, drain_cases: list[Case]
+    app: Any, session: Any, drain_cases: list[Case]
 ) -> None:
     report = detect_hotspots(session)
     session.commit()
@@ -36,6 +36,10 @@ def test_detection_finds_the_surge_and_the_cluster_and_is_idempotent(
     again = detect_hotspots(session)
     session.commit()
     assert again.created == [] and again.updated == []
+    result = app.test_cli_runner().invoke(args=["hotspots", "detect"])  # what cron runs
+    assert result.exit_code == 0 and "0 new alert(s), 0 updated" in result.output
+    bad = app.test_cli_runner().invoke(args=["hotspots", "detect", "--now", "yesterday"])
+    assert bad.exit_code == 2 and "not an ISO date-time" in bad.output
     assert session.scalar(select(func.count()).select_from(HotspotAlert)) == 2
     assert session.get(HotspotAlert, surge.id).status == "dismissed"
 
