@@ -178,3 +178,16 @@ def test_exact_addresses_keep_the_road_and_lose_the_numbers(text: str, masked: s
 )
 def test_dates_lines_and_floors_are_not_addresses(text: str) -> None:
     assert nlp.mask_pii(text).text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [("我是王小明，住在幸福小区", "我是王**，住在幸福小区"), ("我是欧阳明月", "我是欧阳**")],
+)
+def test_names_introduced_by_wo_shi_are_masked(text: str, masked: str) -> None:
+    assert nlp.mask_pii(text).text == masked
+
+
+@pytest.mark.parametrize("text", ["我是业主，物业不作为", "我是一名教师", "我是本小区居民"])
+def test_wo_shi_before_a_role_is_not_a_name(text: str) -> None:
+    assert nlp.mask_pii(text).text == text
