@@ -201,6 +201,35 @@ def ensure_model() -> None:
         click.echo(f"model {version} trained in {time.perf_counter() - started:.0f} s")
     else:
         click.echo(f"model {version} is ready in {model_dir}")
+    publish_evaluation(model_dir, version)
+
+
+def publish_evaluation(model_dir: Path, version: str, *, folds: int = 3) -> None:
+    """Write ``evaluation.json`` beside the model (the transparency page's per-group figures):
+    stratified k-fold CV of the same pipeline on the corpus it was trained on. Skipped when the
+    file already describes this model version, or when an operator published their own."""
+    import nlp
+    from nlp.corpus import seed_examples
+    from nlp.evaluate import evaluate
+
+    target = model_dir / "evaluation.json"
+    try:
+        existing = json.loads(target.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        existing = None
+    if existing and existing.get("model_version") in (version, None):
+        return
+    model = nlp.default_model(model_dir)
+    if not str(model.metadata.get("source", "seed")).startswith("seed"):
+        return
+    click.echo(f"evaluating the classifier ({folds}-fold cross-validation on the seed corpus)…")
+    report = evaluate(seed_examples(), folds=folds)
+    report["model_version"] = version
+    report["data"] = "seed corpus shipped with Shuzhi (nlp/data/seed)"
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(target)
+    click.echo(f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}")
 
 
 # --- everything -----------------------------------------------------------------------------
