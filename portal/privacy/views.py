@@ -168,3 +168,17 @@ def api_erase_my_account() -> Any:
     return _no_store(
         Response(json.dumps({"erased": True, **report.__dict__}), mimetype="application/json")
     )
+
+
+@bp.get("/privacy/registry")
+@login_required
+def registry() -> Any:
+    """For administrators and the data-protection officer: every column and its level, with the
+    protection that follows (the registry in code, rendered)."""
+    from portal import permissions
+    from portal.privacy.registry import REGISTRY
+
+    if not permissions.can_administer(current_user):
+        raise NotFound(_("No such page."))
+    tables = sorted(REGISTRY.items())
+    return render_template("privacy/registry.html", tables=tables)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from portal.accounts.models import ChannelIdentity, User
@@ -142,3 +143,16 @@ def test_channel_resident_exports_and_erases_through_the_api(client, session, ju
     assert session.scalars(select(CaseContact)).all() == []
     case = session.scalar(select(Case))
     assert case.text_raw == case.text_masked and case.submitter.active is False
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_registry_page_for_administrators_only(client, make_user) -> None:  # type: ignore[no-untyped-def]
+    clerk = make_user(role="staff")
+    sign_in(client, clerk.email)
+    assert client.get("/privacy/registry").status_code == 404
+    client.post("/logout")
+    admin = make_user(role="admin")
+    sign_in(client, admin.email)
+    html = client.get("/privacy/registry").get_data(as_text=True)
+    assert '<tr class="level-sensitive"><td>case_contacts</td><td>phone</td>' in html
+    assert '<tr class="level-secret"><td>users</td><td>password_hash</td>' in html
