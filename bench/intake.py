@@ -15,7 +15,9 @@ ceiling on the same backend.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import json
 import multiprocessing
 import os
 import re
@@ -219,6 +221,10 @@ def portal_settings(url: str, instance: Path, model_dir: Path) -> dict[str, Any]
         "DATABASE_URL": url,
         "INSTANCE_PATH": str(instance),
         "NLP_MODEL_DIR": str(model_dir),
+        # Fresh keys per run (production refuses to start without explicit data keys).
+        "DATA_KEYS": json.dumps({"b1": base64.b64encode(secrets.token_bytes(32)).decode()}),
+        "DATA_KEY_ACTIVE": "b1",
+        "DATA_HASH_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
 
 

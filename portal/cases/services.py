@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -51,7 +51,7 @@ from portal.db import utcnow
 from portal.errors import NotFound, ValidationError
 from portal.jurisdiction.geometry import valid_coordinates
 from portal.jurisdiction.models import Area, Category, Department, SlaProfile
-from portal.jurisdiction.services import get_category, get_setting, locate
+from portal.jurisdiction.services import get_category, get_settings, locate
 from portal.routing.services import (
     EMERGENCY_SLA,
     RoutingDecision,
@@ -211,13 +211,12 @@ def _analyse(text: str, model: Any) -> Any:
         ) from None
 
 
-def _catalogue_entry(session: Session, key: str | None, parent: Category | None) -> Category | None:
+def _catalogue_entry(
+    rows: Sequence[Category], key: str | None, parent: Category | None
+) -> Category | None:
     """A catalogue row from the engine's label (a code, or a name within ``parent``)."""
     if not key:
         return None
-    rows = session.scalars(
-        select(Category).where(or_(Category.code == key, Category.name == key))
-    ).all()
     parent_id = parent.id if parent is not None else None
     row = next((r for r in rows if r.code == key), None) or next(
         (r for r in rows if r.name == key and r.parent_id == parent_id), None
@@ -228,8 +227,17 @@ def _catalogue_entry(session: Session, key: str | None, parent: Category | None)
 def _predicted_categories(
     session: Session, prediction: Any
 ) -> tuple[Category | None, Category | None]:
-    group = _catalogue_entry(session, prediction.group, None)
-    category = _catalogue_entry(session, prediction.category, group)
+    keys = [k for k in (prediction.group, prediction.category) if k]
+    # One query for both labels (each may be a code or a name).
+    rows = (
+        session.scalars(
+            select(Category).where(or_(Category.code.in_(keys), Category.name.in_(keys)))
+        ).all()
+        if keys
+        else []
+    )
+    group = _catalogue_entry(rows, prediction.group, None)
+    category = _catalogue_entry(rows, prediction.category, group)
     if category is not None and category.parent_id is None:
         group, category = category, None
     if category is not None and group is not None and category.parent_id != group.id:
@@ -389,7 +397,8 @@ def submit_case(
     analysis = _analyse(text, model)
     prediction = analysis.prediction
     predicted_group, predicted_category = _predicted_categories(session, prediction)
-    threshold = float(get_setting(session, "triage_confidence_threshold"))
+    settings = get_settings(session, "triage_confidence_threshold", "tracking_prefix")
+    threshold = float(settings["triage_confidence_threshold"])
     confidence = float(prediction.confidence)
     routed_by = chosen or predicted_category or predicted_group
     triage_reason: str | None = None
@@ -407,7 +416,7 @@ def submit_case(
     # 3. Write: the case, its first event, tasks, contact, follower, photos.
     masked = mask_known_details(analysis.masked_text, name, phone, address)
     now = utcnow()
-    prefix = str(get_setting(session, "tracking_prefix"))
+    prefix = str(settings["tracking_prefix"])
     case = Case(
         tracking_number=allocate_tracking_number(session, prefix, now),
         kind=kind or (prediction.kind if prediction.kind in KINDS else "complaint"),
@@ -473,17 +482,20 @@ def submit_case(
             "routing_rule_id": decision.rule.id if decision and decision.rule else None,
         },
     )
-    if submitter is not None:
-        session.add(
-            CaseFollower(case_id=case.id, user_id=submitter.id, reason="submitter", created_at=now)
-        )
     if assigned and decision is not None and decision.department is not None:
         session.add(
             CaseTask(case=case, department_id=decision.department.id, role="lead", created_at=now)
         )
         for co in decision.co_departments:
             session.add(CaseTask(case=case, department_id=co.id, role="co", created_at=now))
-    session.flush()
+    session.flush()  # one flush: the case, its first event, contact and tasks
+    if submitter is not None:
+        # One plain INSERT instead of a second unit-of-work flush (nothing else is pending).
+        session.execute(
+            insert(CaseFollower).values(
+                case_id=case.id, user_id=submitter.id, reason="submitter", created_at=now
+            )
+        )
     attach_prepared(session, case=case, photos=prepared, uploaded_by=submitter, public=True)
     return case
 

@@ -164,6 +164,10 @@ def record_event(
         created_at=utcnow(),
     )
     session.add(event)
+    if case.id is None:
+        # A case being submitted: nobody follows it yet, so there is nothing to fan out and the
+        # caller's single flush writes the case and its first event together.
+        return event
     session.flush()
     if public and type_ in NOTIFY_EVENTS:
         enqueue_notifications(session, case, event)

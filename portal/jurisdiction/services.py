@@ -349,6 +349,15 @@ def get_setting(session: Session, key: str) -> Any:
     raise KeyError(f"unknown setting {key!r}")
 
 
+def get_settings(session: Session, *keys: str) -> dict[str, Any]:
+    """Several settings in one query: ``{key: stored value or default}``."""
+    unknown = [k for k in keys if k not in DEFAULT_SETTINGS]
+    if unknown:
+        raise KeyError(f"unknown setting {unknown[0]!r}")
+    stored = {s.key: s.value for s in session.scalars(select(Setting).where(Setting.key.in_(keys)))}
+    return {k: stored[k] if k in stored else DEFAULT_SETTINGS[k] for k in keys}
+
+
 def set_setting(session: Session, key: str, value: Any) -> Setting:
     """Store a jurisdiction setting (known keys only; the value keeps its JSON type)."""
     if key not in DEFAULT_SETTINGS:

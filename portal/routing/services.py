@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from portal.jurisdiction.models import (
     PRIORITIES,
@@ -96,11 +96,19 @@ def route_case(
         urgency = case.predicted_urgency
     keys = candidate_keys(category, area)
     category_ids = {k[0] for k in keys}
-    rules = session.scalars(
-        select(RoutingRule)
-        .where(RoutingRule.category_id.in_(category_ids), RoutingRule.active.is_(True))
-        .options(selectinload(RoutingRule.co_departments))
-    ).all()
+    rules = (
+        session.scalars(
+            select(RoutingRule)
+            .where(RoutingRule.category_id.in_(category_ids), RoutingRule.active.is_(True))
+            .options(
+                joinedload(RoutingRule.department),
+                joinedload(RoutingRule.sla_profile),
+                joinedload(RoutingRule.co_departments),
+            )
+        )
+        .unique()
+        .all()
+    )  # one round trip: rules with their departments and SLA profiles
     by_key = {(r.category_id, r.area_id): r for r in rules}
     rule = next((by_key[k] for k in keys if k in by_key and by_key[k].department.active), None)
     priority = raise_priority(category.default_priority, urgency)
