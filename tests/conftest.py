@@ -7,13 +7,20 @@ use a private database created for this test session, so parallel runs never col
 
 from __future__ import annotations
 
+import copy
 import os
+import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from flask.testing import FlaskClient
+from sqlalchemy import Table, create_engine, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
 from portal.models import Base
 
@@ -27,6 +34,7 @@ TEST_DATA_KEYS = {
     "DATA_KEY_ACTIVE": "t1",
     "DATA_HASH_KEY": "dGVzdC1sb29rdXAtaGFzaC1rZXktMzItYnl0ZXMhISE=",
 }
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(
     os.environ.get("SHUZHI_EVAL_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
@@ -55,44 +63,61 @@ def pg_url() -> Iterator[str]:
     admin.dispose()
 
 
-def _truncate_all(url: str) -> None:
-    # DELETE + sequence restart: ~10x faster than TRUNCATE on a test's handful of rows.
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(text(f'DELETE FROM "{table.name}"'))
-        sequences = conn.execute(
-            text("SELECT sequence_name FROM information_schema.sequences")
-        ).scalars()
-        for sequence in list(sequences):
-            conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
+@pytest.fixture(scope="session")
+def pg_cleaner(pg_url: str) -> Iterator[Engine]:
+    """One engine for the between-tests clean-up of the session's PostgreSQL database."""
+    engine = create_engine(pg_url, poolclass=NullPool)
+    yield engine
     engine.dispose()
 
 
+def _truncate_all(engine: Engine) -> None:
+    # DELETE + sequence restart in one round trip: ~10x faster than TRUNCATE on a test's
+    # handful of rows, and one statement batch instead of one per table.
+    with engine.begin() as conn:
+        sequences = conn.execute(
+            text("SELECT sequence_name FROM information_schema.sequences")
+        ).scalars()
+        script = [f'DELETE FROM "{t.name}"' for t in reversed(Base.metadata.sorted_tables)]
+        script += [f'ALTER SEQUENCE "{sequence}" RESTART' for sequence in list(sequences)]
+        conn.exec_driver_sql(";\n".join(script))
+
+
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One default NLP model for the whole test session (trained from the seed corpus once)."""
-    path = Path(os.environ.get("SHUZHI_TEST_MODEL_DIR") or tmp_path_factory.mktemp("model"))
+def model_dir() -> Path:
+    """One default NLP model for the whole test session, kept across runs in
+    ``<repo>/.cache/test-model`` (git-ignored): ``nlp.default_model`` retrains it only when the
+    seed corpus, the feature recipe or scikit-learn changed, under a lock (parallel workers)."""
+    path = Path(os.environ.get("SHUZHI_TEST_MODEL_DIR") or REPO_ROOT / ".cache" / "test-model")
     import nlp
 
     nlp.default_model(path)
     return path
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file with the schema (create_all once); each test gets a copy."""
+    from portal.db import make_engine
+
+    path = tmp_path_factory.mktemp("template") / "schema.db"
+    engine = make_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(engine)
+    engine.dispose()  # the last connection closing checkpoints the WAL into the file
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-        from portal.db import make_engine
-
-        engine = make_engine(url)
-        Base.metadata.create_all(engine)
-        engine.dispose()
-        yield url
+        target = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite:///{target}"
     else:
         url = request.getfixturevalue("pg_url")
+        cleaner = request.getfixturevalue("pg_cleaner")
         yield url
-        _truncate_all(url)
+        _truncate_all(cleaner)
 
 
 @pytest.fixture
@@ -113,9 +138,45 @@ def app(db_url: str, tmp_path: Path, model_dir: Path):  # type: ignore[no-untype
             **TEST_DATA_KEYS,
         }
     )
+    app.test_client_class = RequestThreadClient
     with app.app_context():
         yield app
     app.extensions["db"].dispose()
+
+
+class RequestThreadClient(FlaskClient):
+    """A test client whose every request runs in its own thread, as under a real server.
+
+    The ``app`` fixture keeps an app context open for the test body (``session``, ``url_for``),
+    but a request must not inherit it: it would share one ``g`` (Flask-Login's cached user, the
+    cached locale) and one SQLAlchemy session with the test and every other request. A new
+    thread starts with no context and its own thread-scoped session, so each request pushes a
+    fresh app context and its teardown removes only its own session. Around each request the
+    test's session is committed (the request sees what the test wrote, as it did when they
+    shared a session) and expired afterwards (the test then reads what the request wrote).
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        registry = self.application.extensions["db"].session
+        test_session = registry() if registry.registry.has() else None
+        if test_session is not None:
+            test_session.commit()
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["response"] = super(RequestThreadClient, self).open(*args, **kwargs)
+            except BaseException as exc:  # re-raised in the test's thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=run, name="test-request")
+        worker.start()
+        worker.join()
+        if test_session is not None:
+            test_session.expire_all()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["response"]
 
 
 @pytest.fixture
@@ -134,12 +195,62 @@ def client(app):  # type: ignore[no-untyped-def]
 # --- factories (see tests/factories.py) ---------------------------------------------------------
 
 
-@pytest.fixture
-def jurisdiction(session):  # type: ignore[no-untyped-def]
-    """The demo jurisdiction (portal/jurisdiction/demo.yaml) loaded into the test database."""
+@pytest.fixture(scope="session")
+def demo_jurisdiction_rows(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Any, list[tuple[Table, list[dict[str, Any]]]]]:
+    """The demo jurisdiction loaded ONCE per session (YAML parse + the real loader into a
+    scratch SQLite database): its LoadReport and every row it wrote, table by table in
+    dependency order, for the ``jurisdiction`` fixture to copy into each test's database."""
+    from sqlalchemy.orm import Session
+
+    from portal.db import make_engine
     from tests.factories import load_demo_jurisdiction
 
-    return load_demo_jurisdiction(session)
+    path = tmp_path_factory.mktemp("jurisdiction") / "demo.db"
+    engine = make_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(engine)
+    with Session(engine, expire_on_commit=False) as scratch:
+        report = load_demo_jurisdiction(scratch)
+    tables: list[tuple[Table, list[dict[str, Any]]]] = []
+    with engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            order = list(table.primary_key.columns)
+            rows = [dict(r) for r in conn.execute(select(table).order_by(*order)).mappings()]
+            if rows:
+                tables.append((table, rows))
+    engine.dispose()
+    return report, tables
+
+
+@pytest.fixture
+def jurisdiction(session, demo_jurisdiction_rows):  # type: ignore[no-untyped-def]
+    """The demo jurisdiction (portal/jurisdiction/demo.yaml) in the test database: the rows the
+    real loader wrote once per session (``demo_jurisdiction_rows``), bulk-inserted, committed.
+    Returns the loader's LoadReport (tests/jurisdiction calls the loader itself)."""
+    report, tables = demo_jurisdiction_rows
+    conn = session.connection()
+    for table, rows in tables:
+        conn.execute(table.insert(), rows)
+    if conn.dialect.name == "postgresql":
+        for table, _rows in tables:
+            pk = list(table.primary_key.columns)
+            if len(pk) == 1 and pk[0].autoincrement in (True, "auto") and _is_integer(pk[0]):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', "
+                        f'\'{pk[0].name}\'), (SELECT max("{pk[0].name}") FROM "{table.name}"))'
+                    )
+                )
+    session.commit()
+    return copy.deepcopy(report)
+
+
+def _is_integer(column: Any) -> bool:
+    try:
+        return column.type.python_type is int
+    except NotImplementedError:
+        return False
 
 
 @pytest.fixture

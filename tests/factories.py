@@ -5,6 +5,8 @@ Fixtures in ``tests/conftest.py`` wrap these: ``jurisdiction``, ``make_user``, `
 
 from __future__ import annotations
 
+import copy
+import functools
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,8 +40,14 @@ OUTSIDE_POINT = (31.23, 121.47)  # Shanghai
 _counter = itertools.count(1)
 
 
+@functools.cache
+def _parsed_yaml(path: Path) -> Any:
+    return read_yaml(path)
+
+
 def load_demo_jurisdiction(session: Session, path: str | Path = DEMO_JURISDICTION) -> LoadReport:
-    report = load_jurisdiction(session, read_yaml(path))
+    """Load a jurisdiction file through the real loader, committed (YAML parsed once per file)."""
+    report = load_jurisdiction(session, copy.deepcopy(_parsed_yaml(Path(path).resolve())))
     session.commit()
     return report
 
