@@ -361,9 +361,21 @@ def bench_backend(backend: str, url: str, work: Path, model_dir: Path, args: Any
         log_phase(f"{backend}: portal under gunicorn ready")
         sessions = [signed_in_client(base, email) for email in emails[: args.clients]]
         clients = list(range(len(sessions)))
-        # Warm every worker (model load, jieba dictionary) before timing.
-        for client, token in sessions:
-            client.post("/cases/new", data={"csrf_token": token, "text": TEXTS[0], "step": "check"})
+
+        # Warm every worker (model load, jieba dictionary) before timing: concurrent requests,
+        # so that both gunicorn workers get some, a few rounds each.
+        def warm(i: int) -> None:
+            client, token = sessions[i]
+            for _round in range(3):
+                client.post(
+                    "/cases/new", data={"csrf_token": token, "text": TEXTS[0], "step": "check"}
+                )
+
+        warmers = [threading.Thread(target=warm, args=(i,)) for i in range(len(sessions))]
+        for t in warmers:
+            t.start()
+        for t in warmers:
+            t.join()
 
         def check(i: int, n: int) -> bool:
             client, token = sessions[i]
@@ -379,11 +391,19 @@ def bench_backend(backend: str, url: str, work: Path, model_dir: Path, args: Any
             response = client.post(
                 "/cases/new", data={"csrf_token": token, "text": text, "step": "submit"}
             )
-            return response.status_code == 302 and "/submitted" in response.headers.get(
+            ok = response.status_code == 302 and "/submitted" in response.headers.get(
                 "location", ""
             )
+            if not ok:
+                with failure_lock:
+                    failures[response.status_code] = failures.get(response.status_code, 0) + 1
+            return ok
 
+        failures: dict[int, int] = {}
+        failure_lock = threading.Lock()
         results.append(drive((backend, "web form: submit"), clients, submit, **budget))
+        if failures:
+            results[-1].note = f"failed responses by status: {failures} (see {work}/gunicorn-*.log)"
         results.append(drive((backend, "web form: check (preview)"), clients, check, **budget))
         for client, _ in sessions:
             client.close()
@@ -465,7 +485,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 parser.error(f"unknown backend {backend!r}")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("SHUZHI_BENCH_KEEP"):
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     print_table(results)
     for backend in {r.backend for r in results}:
         web = next(
