@@ -314,35 +314,49 @@ def find_similar_cases(
     exclude_id: int | None = None,
     limit: int = SIMILAR_LIMIT,
 ) -> list[SimilarCase]:
-    """Open public cases of the last weeks that say the same thing, near the point if given."""
+    """Open public cases of the last weeks that say the same thing, near the point if given.
+
+    The candidates are read as plain columns (no case objects, nothing decrypted); only the few
+    matches are loaded as cases.
+    """
+    from portal.cases.queries import public_cases_only
     from portal.permissions import is_public_case
 
     now = utcnow()
-    query = (
-        select(Case)
+    query = public_cases_only(
+        select(Case.id, Case.text_masked, Case.lat, Case.lon, Case.created_at)
         .where(
             Case.status.in_(OPEN_STATUSES),
             Case.created_at >= now - timedelta(days=SIMILAR_WINDOW_DAYS),
         )
-        .options(selectinload(Case.category))
         .order_by(Case.created_at.desc())
         .limit(SIMILAR_CANDIDATES)
     )
     if exclude_id is not None:
         query = query.where(Case.id != exclude_id)
-    cases = {c.id: c for c in session.scalars(query) if is_public_case(c)}
-    if not cases:
-        return []
     candidates = [
         nlp.SimilarCandidate(
-            id=c.id, text=c.text_masked, lat=c.lat, lon=c.lon, created_at=c.created_at
+            id=row.id, text=row.text_masked, lat=row.lat, lon=row.lon, created_at=row.created_at
         )
-        for c in cases.values()
+        for row in session.execute(query)
     ]
+    if not candidates:
+        return []
     matches = nlp.find_similar(text, candidates, lat=lat, lon=lon, now=now, limit=limit)
+    if not matches:
+        return []
+    cases = {
+        c.id: c
+        for c in session.scalars(
+            select(Case)
+            .where(Case.id.in_([m.id for m in matches]))
+            .options(selectinload(Case.category))
+        )
+    }
     return [
         SimilarCase(case=cases[m.id], score=float(m.score), distance_m=m.distance_m)
         for m in matches
+        if m.id in cases and is_public_case(cases[m.id])
     ]
 
 
