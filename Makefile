@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 FLASK  := $(BIN)/flask --app portal
 PORT   ?= 5000
+# pytest-xdist workers for `make test` (each has its own PostgreSQL database; 0 = no xdist).
+TEST_WORKERS ?= 2
 
 .PHONY: run setup install translations test lint bench bot clean
 
@@ -29,7 +31,7 @@ run: setup
 test: install translations
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 bench: install translations
 	$(BIN)/python bench/nlp.py

@@ -84,13 +84,17 @@ def _truncate_all(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="session")
-def model_dir() -> Path:
-    """One default NLP model for the whole test session, kept across runs in
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One default NLP model for the whole test session, in a private copy (tests write files
+    such as ``evaluation.json`` beside it). The trained model is kept across runs in
     ``<repo>/.cache/test-model`` (git-ignored): ``nlp.default_model`` retrains it only when the
     seed corpus, the feature recipe or scikit-learn changed, under a lock (parallel workers)."""
-    path = Path(os.environ.get("SHUZHI_TEST_MODEL_DIR") or REPO_ROOT / ".cache" / "test-model")
     import nlp
 
+    shared = Path(os.environ.get("SHUZHI_TEST_MODEL_DIR") or REPO_ROOT / ".cache" / "test-model")
+    nlp.default_model(shared)
+    path = tmp_path_factory.mktemp("model") / "model"
+    shutil.copytree(shared, path, ignore=shutil.ignore_patterns("evaluation.json", ".*"))
     nlp.default_model(path)
     return path
 
@@ -175,8 +179,15 @@ class RequestThreadClient(FlaskClient):
         if test_session is not None:
             test_session.expire_all()
         if "error" in outcome:
-            raise outcome["error"]
-        return outcome["response"]
+            raise outcome.pop("error")
+        response = outcome["response"]
+        for answered in (*getattr(response, "history", ()), response):
+            # The request body the client built (a spooled temporary file past 500 KB) is read;
+            # close it now rather than leave an unclosed file to the garbage collector.
+            body = answered.request.environ.get("wsgi.input")
+            if body is not None and hasattr(body, "close"):
+                body.close()
+        return response
 
 
 @pytest.fixture

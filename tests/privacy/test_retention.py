@@ -90,7 +90,9 @@ def test_retention_rules_and_idempotence(app, session) -> None:  # type: ignore[
     assert (old.lat, old.lon) == (28.222, 112.86)
     again = run_retention(factory)
     assert again.cases == 0
-    runs = session.scalars(select(AuditEntry).where(AuditEntry.action == "retention_run")).all()
+    runs = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "retention_run").order_by(AuditEntry.id)
+    ).all()
     assert [r.after["phase"] for r in runs] == ["started", "finished", "started", "finished"]
     assert runs[1].after["steps"]["contacts"] == 5 and runs[3].after["cases"] == 0
 
