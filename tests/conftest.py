@@ -160,6 +160,12 @@ class RequestThreadClient(FlaskClient):
     shared a session) and expired afterwards (the test then reads what the request wrote).
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The product defaults to Chinese; tests read English wording unless they ask for
+        # Chinese (``?lang=zh_Hans_CN``, a ``lang`` cookie of their own, or their own app).
+        self.set_cookie("lang", "en")
+
     def open(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         registry = self.application.extensions["db"].session
         test_session = registry() if registry.registry.has() else None

@@ -134,6 +134,7 @@ async def test_a_resident_who_blocked_the_bot_does_not_stop_the_feed(
 async def test_verdict_request_asks_resolved_then_satisfaction_and_posts_it(
     resident: Resident, portal: FakePortal, telegram: FakeTelegram
 ) -> None:
+    await resident.say("/start")  # the resident's language (en) is known from now on
     case = a_case(portal, resident, status="resolved")
     number = case["tracking_number"]
     portal.notify(resident.id, "verdict_request", number, note="路灯已更换。")
@@ -177,6 +178,7 @@ async def test_verdict_refused_by_the_portal_is_explained(
 async def test_notifications_say_what_happened(
     resident: Resident, portal: FakePortal, telegram: FakeTelegram
 ) -> None:
+    await resident.say("/start")  # the resident's language (en) is known from now on
     case = a_case(portal, resident)
     portal.notify(
         resident.id,
@@ -206,6 +208,7 @@ async def test_status_command_while_waiting_for_a_number(
 async def test_news_not_about_a_case(
     resident: Resident, portal: FakePortal, telegram: FakeTelegram
 ) -> None:
+    await resident.say("/start")  # the resident's language (en) is known from now on
     portal.feed.append(
         {
             "id": 1,

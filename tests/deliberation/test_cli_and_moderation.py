@@ -33,7 +33,8 @@ def test_archive_expired_proposals_command(app, session, settings, make_proposal
     assert session.get(Proposal, expired.id).status == lc.ARCHIVED
     assert session.get(Proposal, current.id).status == lc.OPEN
     detail = proposal_detail(session, session.get(Proposal, expired.id))
-    assert "0 of the 3 supports needed" in detail["closed_reason"]
+    # CLI work runs in the default locale (zh_Hans_CN): the stored public reason is Chinese.
+    assert "共获得 0 个附议，未达到所需的 3 个" in detail["closed_reason"]
     assert detail["timeline"][-1]["type"] == "archive" and detail["timeline"][-1]["note"]
 
 
@@ -60,7 +61,7 @@ def test_issue_codes_and_area_terms_commands(app, session, jurisdiction, residen
     session.commit()
     assert me.verification_level == 2
     bad = runner.invoke(args=["issue-verification-codes", "--count", "0", "--issued-by", "x"])
-    assert bad.exit_code != 0 and "between 1 and 500" in bad.output
+    assert bad.exit_code != 0 and "1 至 500" in bad.output
     terms = runner.invoke(
         args=["set-area-participation", "LJ-WS", "--threshold", "25", "--window-days", "45"]
     )
