@@ -363,6 +363,168 @@ def _schemas() -> dict[str, Any]:
             "required": ["acked"],
             "properties": {"acked": {"type": "integer", "minimum": 0}},
         },
+        **_personal_data_schemas(),
+    }
+
+
+def _record(properties: dict[str, Any]) -> dict[str, Any]:
+    """An object with exactly these (all present) keys."""
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
+def _personal_data_schemas() -> dict[str, Any]:
+    """``/me/data`` (access) and ``/me/data/erase`` (erasure): ``portal.privacy.services``."""
+    when = {"type": ["string", "null"], "format": "date-time"}
+    string = {"type": "string"}
+    integer = {"type": "integer"}
+    nullable_integer = {"type": ["integer", "null"]}
+    number = {"type": ["number", "null"]}
+    count = {"type": "integer", "minimum": 0}
+    contact = _record(
+        {
+            "name": NULLABLE_STRING,
+            "phone": NULLABLE_STRING,
+            "consent_purpose": NULLABLE_STRING,
+            "consent_notice_version": NULLABLE_STRING,
+            "consented_at": when,
+        }
+    )
+    return {
+        "PersonalData": {
+            "type": "object",
+            "description": "Everything the portal holds about the resident (PIPL art. 45), "
+            "including the raw texts and contact details that the public never sees.",
+            "required": [
+                "format",
+                "generated_at",
+                "privacy_notice_version",
+                "account",
+                "identities",
+                "cases",
+                "followed_cases",
+                "verdicts",
+                "proposals",
+                "comments",
+                "supports",
+            ],
+            "properties": {
+                "format": {"type": "string", "const": "shuzhi-personal-data/1"},
+                "generated_at": {"type": "string", "format": "date-time"},
+                "privacy_notice_version": string,
+                "account": _record(
+                    {
+                        "id": integer,
+                        "email": NULLABLE_STRING,
+                        "display_name": NULLABLE_STRING,
+                        "role": string,
+                        "locale": NULLABLE_STRING,
+                        "verification_level": nullable_integer,
+                        "created_at": when,
+                        "last_login_at": when,
+                    }
+                ),
+                "identities": {
+                    "type": "array",
+                    "items": _record(
+                        {"channel": string, "external_id": string, "created_at": when}
+                    ),
+                },
+                "cases": {
+                    "type": "array",
+                    "items": _record(
+                        {
+                            "tracking_number": string,
+                            "kind": string,
+                            "status": string,
+                            "channel": NULLABLE_STRING,
+                            "created_at": when,
+                            "closed_at": when,
+                            "text": NULLABLE_STRING,
+                            "public_text": NULLABLE_STRING,
+                            "address": NULLABLE_STRING,
+                            "lat": number,
+                            "lon": number,
+                            "anonymous": {"type": ["boolean", "null"]},
+                            "contact": {"oneOf": [contact, {"type": "null"}]},
+                        }
+                    ),
+                },
+                "followed_cases": {
+                    "type": "array",
+                    "items": _record(
+                        {"tracking_number": string, "reason": NULLABLE_STRING, "since": when}
+                    ),
+                },
+                "verdicts": {
+                    "type": "array",
+                    "items": _record(
+                        {
+                            "tracking_number": string,
+                            "round": integer,
+                            "outcome": string,
+                            "resolved": {"type": ["boolean", "null"]},
+                            "satisfaction": nullable_integer,
+                            "comment": NULLABLE_STRING,
+                            "created_at": when,
+                        }
+                    ),
+                },
+                "proposals": {
+                    "type": "array",
+                    "items": _record(
+                        {
+                            "id": integer,
+                            "title": string,
+                            "text": NULLABLE_STRING,
+                            "status": string,
+                            "created_at": when,
+                        }
+                    ),
+                },
+                "comments": {
+                    "type": "array",
+                    "items": _record(
+                        {
+                            "id": integer,
+                            "proposal_id": nullable_integer,
+                            "case_id": nullable_integer,
+                            "stance": string,
+                            "body": NULLABLE_STRING,
+                            "created_at": when,
+                            "deleted_at": when,
+                        }
+                    ),
+                },
+                "supports": {
+                    "type": "array",
+                    "items": _record(
+                        {"proposal_id": integer, "channel": NULLABLE_STRING, "created_at": when}
+                    ),
+                },
+            },
+        },
+        "ErasureRequest": {
+            "type": "object",
+            "required": ["confirm"],
+            "properties": {
+                "confirm": {
+                    "type": "string",
+                    "description": "DELETE (any case, surrounding spaces ignored) to confirm; "
+                    "anything else → 422",
+                    "examples": ["DELETE"],
+                }
+            },
+        },
+        "ErasureResult": _record(
+            {
+                "erased": {"type": "boolean", "const": True},
+                "cases": count,
+                "contacts": count,
+                "identities": count,
+                "proposals": count,
+                "verdict_comments": count,
+            }
+        ),
     }
 
 
@@ -532,6 +694,32 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {
                     "200": _json(_ref("LinkResult"), "Linked"),
                     **_errors(*COMMON, "409", "413", "415", "422"),
+                },
+            }
+        },
+        "/me/data": {
+            "get": {
+                "operationId": "exportMyData",
+                "summary": "Everything the portal holds about the resident (right of access); "
+                "audited",
+                "parameters": resident_required,
+                "responses": {
+                    "200": _json(_ref("PersonalData"), "The resident's personal data"),
+                    **_errors(*COMMON, "422"),
+                },
+            }
+        },
+        "/me/data/erase": {
+            "post": {
+                "operationId": "eraseMyAccount",
+                "summary": "Erase the resident's account and personal data (right to erasure); "
+                "public masked texts, ratings and counts stay. An account with a portal password "
+                "is refused (403 use_portal): it is erased on the portal's My data page.",
+                "parameters": resident_required,
+                "requestBody": _body("ErasureRequest"),
+                "responses": {
+                    "200": _json(_ref("ErasureResult"), "Erased; what was removed"),
+                    **_errors(*COMMON, "413", "415", "422"),
                 },
             }
         },

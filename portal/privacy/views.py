@@ -21,6 +21,17 @@ from portal.privacy.retention import DATA_CLASSES
 
 bp = Blueprint("privacy", __name__, template_folder="templates")
 
+
+def _register_api(state: Any) -> None:
+    """The channel residents' rights through ``/api/v1/me/data…`` are a blueprint of their own
+    (bearer keys, no CSRF; see :mod:`portal.privacy.api`)."""
+    from portal.privacy.api import bp as api_bp
+
+    state.app.register_blueprint(api_bp)
+
+
+bp.record_once(_register_api)
+
 #: Who to write to about personal data (shown on the notice; set per deployment in settings.json).
 NOTICE_CONTACT_SETTING = "PRIVACY_CONTACT"
 
@@ -124,49 +135,6 @@ def reveal(tracking_number: str) -> Any:
             render_template("privacy/reveal.html", case=case, form=form, details=details),
             status=status,
         )
-    )
-
-
-# --- the same rights for channel residents, through /api/v1 (the bot) -------------------------
-
-
-@bp.get("/api/v1/me/data")
-def api_export_my_data() -> Any:
-    """The acting channel resident's data as JSON (``X-Shuzhi-Resident`` with a channel key)."""
-    from portal.api import auth
-
-    auth.require_scope("channel:telegram")
-    resident = auth.acting_resident(required=True)
-    session = get_session()
-    data = services.export_personal_data(session, user=resident, ip=request.remote_addr)
-    session.commit()
-    return _no_store(Response(json.dumps(data, ensure_ascii=False), mimetype="application/json"))
-
-
-@bp.post("/api/v1/me/data/erase")
-def api_erase_my_account() -> Any:
-    """Erase a channel resident's account: ``{"confirm": "DELETE"}``. An account with a portal
-    password is erased on the portal's "My data" page instead (the password confirms it)."""
-    from portal.api import auth
-    from portal.errors import PermissionDenied
-
-    auth.require_scope("channel:telegram")
-    resident = auth.acting_resident(required=True)
-    body = request.get_json(silent=True)
-    confirmation = body.get("confirm") if isinstance(body, dict) else None
-    if resident.password_hash:
-        raise PermissionDenied(
-            _("This account has a portal password: delete it on the portal's My data page."),
-            code="use_portal",
-        )
-    services.check_erasure_request(
-        resident, password=None, confirmation=confirmation if isinstance(confirmation, str) else ""
-    )
-    session = get_session()
-    report = services.erase_account(session, user=resident, ip=request.remote_addr)
-    session.commit()
-    return _no_store(
-        Response(json.dumps({"erased": True, **report.__dict__}), mimetype="application/json")
     )
 
 
