@@ -5,7 +5,6 @@ CSP (no inline script, plotly.js from our origin), the street map shows, and a s
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,25 +12,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from portal.cases.models import Case, CaseEvent
 from portal.db import Base, utcnow
 from portal.jurisdiction.models import Area, Category, Department
+from tests.browser.support import CHROMIUM, OUTPUT, launch, serving
 from tests.factories import load_demo_jurisdiction
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _seed_cases(db: Any, n: int = 40) -> None:
@@ -101,15 +90,8 @@ def dashboard_server(tmp_path: Path, model_dir: Path) -> Iterator[str]:
         Base.metadata.create_all(db.get_bind())
         load_demo_jurisdiction(db)
         _seed_cases(db)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["db"].dispose()
+    with serving(app) as base:
+        yield base
 
 
 def test_dashboard_draws_every_chart_in_chinese(dashboard_server: str) -> None:
@@ -118,7 +100,7 @@ def test_dashboard_draws_every_chart_in_chinese(dashboard_server: str) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
     OUTPUT.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(p)
         try:
             page = browser.new_context(
                 locale="zh-CN", viewport={"width": 1280, "height": 900}

@@ -10,29 +10,18 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from portal.db import Base
+from tests.browser.support import CHROMIUM, OUTPUT, launch, serving
 from tests.factories import DEFAULT_PASSWORD, create_user, load_demo_jurisdiction
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 XSS_VECTORS = [
     "<script>alert('script')</script>",
     "＜script＞alert('fullwidth')＜/script＞",
@@ -88,15 +77,8 @@ def server(tmp_path: Path, model_dir: Path) -> Iterator[dict[str, Any]]:
             )
             emails[key] = user.email
         db.commit()
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {"app": app, "url": f"http://127.0.0.1:{httpd.server_port}", "emails": emails}
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
-        app.extensions["db"].dispose()
+    with serving(app) as base:
+        yield {"app": app, "url": base, "emails": emails}
 
 
 def _sign_in(page: Any, base: str, email: str) -> None:
@@ -128,10 +110,6 @@ def _comment(page: Any, body: str, stance: str) -> None:
     page.wait_for_load_state()
 
 
-def _launch(p: Any) -> Any:
-    return p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-
-
 def _require_browser() -> Any:
     if not CHROMIUM.exists():  # pragma: no cover - the CI image installs it
         pytest.skip("Debian chromium is not installed")
@@ -143,7 +121,7 @@ def test_xss_vectors_never_execute(server: dict[str, Any]) -> None:
     base, emails = server["url"], server["emails"]
     OUTPUT.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
-        browser = _launch(p)
+        browser = launch(p)
         try:
             page = browser.new_context(locale="zh-CN").new_page()
             dialogs: list[str] = []
@@ -206,7 +184,7 @@ def test_journey_threshold_answer_seen_by_author(server: dict[str, Any]) -> None
     base, emails, app = server["url"], server["emails"], server["app"]
     OUTPUT.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
-        browser = _launch(p)
+        browser = launch(p)
         try:
             # 1. The author publishes a proposal.
             author = browser.new_context(locale="zh-CN").new_page()

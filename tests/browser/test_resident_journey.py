@@ -8,29 +8,18 @@ tracking number → find the case on the public list → open its public page. S
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from portal.db import Base
+from tests.browser.support import CHROMIUM, OUTPUT, launch, serving
 from tests.factories import POINTS, load_demo_jurisdiction
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 COMPLAINT = (
     "望山街道青松社区3栋楼下的下水道堵塞已经一个星期了，污水漫到人行道上，气味很大，"
@@ -60,15 +49,8 @@ def resident_server(tmp_path: Path, model_dir: Path) -> Iterator[dict[str, Any]]
         db = get_session()
         Base.metadata.create_all(db.get_bind())
         load_demo_jurisdiction(db)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {"app": app, "url": f"http://127.0.0.1:{server.server_port}"}
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["db"].dispose()
+    with serving(app) as base:
+        yield {"app": app, "url": base}
 
 
 def test_resident_reports_a_problem_and_finds_it_in_public(
@@ -82,7 +64,7 @@ def test_resident_reports_a_problem_and_finds_it_in_public(
     base = resident_server["url"]
     OUTPUT.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(p)
         try:
             page = browser.new_context(
                 locale="zh-CN", viewport={"width": 1200, "height": 900}

@@ -6,31 +6,20 @@ the case is reopened to the same department. Screenshots go to ``test-output/``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from portal.db import Base
 from portal.jurisdiction.models import Category, RoutingRule
+from tests.browser.support import CHROMIUM, OUTPUT, launch, serving
 from tests.factories import DEFAULT_PASSWORD, create_case, create_user, load_demo_jurisdiction
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -78,15 +67,8 @@ def journey_server(tmp_path: Path, model_dir: Path) -> Iterator[dict[str, Any]]:
             "emails": {k: u.email for k, u in people.items()},
         }
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {"app": app, "url": f"http://127.0.0.1:{server.server_port}", **info}
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["db"].dispose()
+    with serving(app) as base:
+        yield {"app": app, "url": base, **info}
 
 
 def _sign_in(page: Any, base: str, email: str) -> None:
@@ -122,7 +104,7 @@ def test_triage_accept_reply_resolve_then_not_resolved_reopens(
     )
     OUTPUT.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(p)
         try:
             # 1. The coordinator confirms the category: the rules send it to the housing bureau.
             coordinator = browser.new_context(locale="zh-CN").new_page()
