@@ -88,12 +88,12 @@ def speed(path: Path, n: int = 500) -> dict:
     """Single-message latency of the default model, wall clock and CPU time."""
     import nlp
     from nlp.corpus import read_examples
-    from nlp.tokenizer import _cut
+    from nlp.tokenizer import clear_caches
 
     model = nlp.default_model()
     texts = [e.text for e in read_examples(path, "text", "label")][:n]
     model.predict("预热")
-    _cut.cache_clear()
+    clear_caches()
     wall, cpu = [], []
     for t in texts:
         w, c = time.perf_counter(), time.process_time()

@@ -180,8 +180,12 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
                 "terms": c.terms,
                 "representatives": c.representatives,
                 "messages": [
-                    {"id": i, "time": by_id[i].time.isoformat(), "likes": by_id[i].weight,
-                     "text": by_id[i].text[:200]}
+                    {
+                        "id": i,
+                        "time": by_id[i].time.isoformat(),
+                        "likes": by_id[i].weight,
+                        "text": by_id[i].text[:200],
+                    }
                     for i in c.ids
                 ],
             }

@@ -24,10 +24,10 @@ def coverage_accuracy(correct: Sequence[bool], confidence: Sequence[float]) -> d
 
 def time_single_predictions(model: Any, texts: Sequence[str], limit: int = 300) -> dict[str, float]:
     """Median and 95th-percentile latency (ms) of ``model.predict`` on one message at a
-    time, with the tokeniser's memo cleared so jieba really runs."""
-    from nlp.tokenizer import _cut
+    time, with the tokeniser's memos cleared so the segmenter really runs."""
+    from nlp.tokenizer import clear_caches
 
-    _cut.cache_clear()
+    clear_caches()
     timings, cpu = [], []
     for t in list(texts)[:limit]:
         started, started_cpu = time.perf_counter(), time.process_time()

@@ -1,18 +1,71 @@
 """Fast inference for fitted feature unions and linear heads.
 
-scikit-learn's input validation costs several milliseconds per call, far more than the
-arithmetic for one message. These classes read the fitted parameters once and redo the
-same computation with plain numpy; ``tests/nlp`` checks they agree with scikit-learn.
+scikit-learn's input validation and scipy's sparse-matrix machinery cost more per call
+than the arithmetic for one message. These classes read the fitted parameters once and
+redo the same computation on one message at a time with plain numpy: a message is a
+:class:`Row` (sorted column indices and their values), and a linear head's scores are the
+values times the rows of the weight matrix at those columns. ``tests/nlp`` checks that
+features, scores and probabilities agree with scikit-learn.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+import operator
+import re
+from collections.abc import Callable, Sequence
+from itertools import repeat
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+
+_WHITE_SPACES = re.compile(r"\s\s+")  # scikit-learn's _VectorizerMixin._white_spaces
+
+
+class Row(NamedTuple):
+    """One message's features: ascending column indices and their values."""
+
+    indices: np.ndarray
+    values: np.ndarray
+
+
+_EMPTY = Row(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
+
+
+def char_ngrams(text: str, low: int, high: int) -> list[str]:
+    """scikit-learn's ``analyzer="char"`` n-grams (same multiset, without a Python-level
+    loop per character): n-grams of length n are those of length n-1 plus one character."""
+    text = _WHITE_SPACES.sub(" ", text)
+    grams: list[str] = list(text) if low <= 1 else []
+    previous: Any = text
+    for n in range(2, high + 1):
+        previous = list(map(operator.add, previous, text[n - 1 :]))
+        if n >= low:
+            grams.extend(previous)
+    return grams
+
+
+def _fast_analyzer(vec: Any) -> Callable[[str], list[str]]:
+    """The vectorizer's analyzer; a faster equivalent for the two shapes the engine uses
+    (a callable tokenizer over unigrams; character n-grams after a callable preprocessor)."""
+    plain = (
+        vec.input == "content"
+        and not vec.lowercase
+        and vec.strip_accents is None
+        and vec.stop_words is None
+    )
+    if plain and vec.analyzer == "char" and callable(vec.preprocessor) and vec.tokenizer is None:
+        pre, (low, high) = vec.preprocessor, vec.ngram_range
+        return lambda text: char_ngrams(pre(text), low, high)
+    if (
+        plain
+        and vec.analyzer == "word"
+        and callable(vec.tokenizer)
+        and vec.preprocessor is None
+        and tuple(vec.ngram_range) == (1, 1)
+    ):
+        return vec.tokenizer
+    return vec.build_analyzer()
 
 
 class CompiledFeatures:
@@ -27,7 +80,7 @@ class CompiledFeatures:
                 raise ValueError(f"unsupported vectorizer settings in block {name!r}")
             self.blocks.append(
                 (
-                    vec.build_analyzer(),
+                    _fast_analyzer(vec),
                     vec.vocabulary_,
                     np.asarray(vec.idf_, dtype=np.float64),
                     float(weights.get(name, 1.0)),
@@ -40,20 +93,21 @@ class CompiledFeatures:
             offset += len(vec.vocabulary_)
         self.n_features = offset
 
-    def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(column indices, values) of one document."""
+    def row(self, text: str) -> Row:
+        """The features of one document."""
         cols: list[np.ndarray] = []
         vals: list[np.ndarray] = []
         for analyzer, vocab, idf, weight, offset, sublinear, l2, binary in self.blocks:
-            counts: dict[int, int] = {}
-            for tok, n in Counter(analyzer(text)).items():
-                j = vocab.get(tok)
-                if j is not None:
-                    counts[j] = n
-            if not counts:
+            tokens = analyzer(text)
+            if not tokens:
                 continue
-            idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            found = np.fromiter(
+                map(vocab.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens)
+            )
+            idx, tf = np.unique(found[found >= 0], return_counts=True)
+            if not len(idx):
+                continue
+            tf = tf.astype(np.float64)
             if binary:
                 tf[:] = 1.0
             elif sublinear:
@@ -68,27 +122,37 @@ class CompiledFeatures:
             cols.append(idx + offset)
             vals.append(v)
         if not cols:
-            return np.empty(0, dtype=np.int64), np.empty(0)
-        c, v = np.concatenate(cols), np.concatenate(vals)
-        order = np.argsort(c)
-        return c[order], v[order]
+            return _EMPTY
+        if len(cols) == 1:
+            return Row(cols[0], vals[0])
+        return Row(np.concatenate(cols), np.concatenate(vals))
+
+    def rows(self, texts: Sequence[str]) -> list[Row]:
+        return [self.row(t) for t in texts]
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        indptr = [0]
-        cols, vals = [], []
-        for text in texts:
-            c, v = self.row(text)
-            cols.append(c)
-            vals.append(v)
-            indptr.append(indptr[-1] + len(c))
+        """The features of many documents as scikit-learn's ``transform`` gives them."""
+        rows = self.rows(texts)
+        indptr = np.cumsum([0] + [len(r.indices) for r in rows])
         return sp.csr_matrix(
             (
-                np.concatenate(vals) if vals else np.empty(0),
-                np.concatenate(cols) if cols else np.empty(0, dtype=np.int64),
-                np.asarray(indptr),
+                np.concatenate([r.values for r in rows]) if rows else np.empty(0),
+                np.concatenate([r.indices for r in rows]) if rows else np.empty(0, np.int64),
+                indptr,
             ),
             shape=(len(texts), self.n_features),
         )
+
+
+def rows_of(x: sp.spmatrix) -> list[Row]:
+    """The rows of a sparse feature matrix (such as ``FeatureUnion.transform`` gives)."""
+    x = sp.csr_matrix(x)
+    x.sort_indices()
+    ptr = x.indptr
+    return [
+        Row(x.indices[ptr[i] : ptr[i + 1]].astype(np.int64), x.data[ptr[i] : ptr[i + 1]])
+        for i in range(x.shape[0])
+    ]
 
 
 def _expit_neg(z: np.ndarray) -> np.ndarray:
@@ -98,7 +162,10 @@ def _expit_neg(z: np.ndarray) -> np.ndarray:
 
 class CompiledHead:
     """Decision scores and (calibrated) probabilities of a fitted linear classifier or
-    a ``CalibratedClassifierCV`` over one (sigmoid-calibrated) linear classifier per fold."""
+    a ``CalibratedClassifierCV`` over one (sigmoid-calibrated) linear classifier per fold.
+
+    ``columns`` limits the head to the first columns of the features (the category head
+    reads the word block only)."""
 
     def __init__(self, clf: Any, columns: int | None = None):
         self.classes = [str(c) for c in clf.classes_]
@@ -112,49 +179,59 @@ class CompiledHead:
                 pos = [self.classes.index(str(c)) for c in est.classes_]
                 a = np.array([cal.a_ for cal in cc.calibrators], dtype=np.float64)
                 b = np.array([cal.b_ for cal in cc.calibrators], dtype=np.float64)
-                self.members.append((self._weights(est), np.asarray(est.intercept_), a, b, pos))
+                self.members.append((self._weights(est), self._intercept(est), a, b, pos))
             self.calibrated = True
         else:
-            self.members.append((self._weights(clf), np.asarray(clf.intercept_), None, None, None))
+            self.members.append((self._weights(clf), self._intercept(clf), None, None, None))
             self.calibrated = False
 
     @staticmethod
-    def _weights(est: Any) -> Any:
-        # float64, like the features: scipy would otherwise upcast the whole matrix per call
+    def _weights(est: Any) -> np.ndarray:
+        # features × classes, C order: the rows at a message's columns are one gather.
+        # The stored dtype is kept (float32 after ``compact``); products are float64.
         coef = est.coef_
-        if sp.issparse(coef):
-            return coef.T.tocsr().astype(np.float64)
-        return np.ascontiguousarray(coef.T, dtype=np.float64)
+        coef = coef.toarray() if sp.issparse(coef) else np.asarray(coef)
+        return np.ascontiguousarray(coef.T)
 
-    def _x(self, x: sp.csr_matrix) -> sp.csr_matrix:
-        return x[:, : self.columns] if self.columns is not None else x
+    @staticmethod
+    def _intercept(est: Any) -> np.ndarray:
+        return np.atleast_1d(np.asarray(est.intercept_, dtype=np.float64))
 
-    def _decision(self, x: sp.csr_matrix, member: tuple[Any, ...]) -> np.ndarray:
+    def _rows(self, rows: Sequence[Row]) -> Sequence[Row]:
+        if self.columns is None:
+            return rows
+        out = []
+        for r in rows:
+            cut = int(np.searchsorted(r.indices, self.columns))
+            out.append(Row(r.indices[:cut], r.values[:cut]))
+        return out
+
+    @staticmethod
+    def _decision(rows: Sequence[Row], member: tuple[Any, ...]) -> np.ndarray:
         w, intercept = member[0], member[1]
-        d = x @ w
-        d = np.asarray(d.toarray() if sp.issparse(d) else d, dtype=np.float64) + intercept
-        return d
+        d = np.empty((len(rows), w.shape[1]), dtype=np.float64)
+        for i, (idx, vals) in enumerate(rows):
+            d[i] = vals @ w[idx] if len(idx) else 0.0
+        return d + intercept
 
-    def decision(self, x: sp.csr_matrix) -> np.ndarray:
+    def decision(self, rows: Sequence[Row]) -> np.ndarray:
         """One column per class (two for a binary head), uncalibrated scores."""
-        d = self._decision(self._x(x), self.members[0])
+        d = self._decision(self._rows(rows), self.members[0])
         if d.shape[1] == 1:
             d = np.hstack([-d, d])
         return d
 
-    def proba(self, x: sp.csr_matrix) -> np.ndarray:
+    def proba(self, rows: Sequence[Row]) -> np.ndarray:
         """Calibrated probabilities, or a softmax of the scores for an uncalibrated head."""
-        x = self._x(x)
-        n, k = x.shape[0], len(self.classes)
         if not self.calibrated:
-            d = self.decision(x) if self.columns is None else self._decision(x, self.members[0])
-            if d.shape[1] == 1:
-                d = np.hstack([-d, d])
+            d = self.decision(rows)
             e = np.exp(d - d.max(axis=1, keepdims=True))
             return e / e.sum(axis=1, keepdims=True)
+        rows = self._rows(rows)
+        n, k = len(rows), len(self.classes)
         mean = np.zeros((n, k))
         for member in self.members:
-            d = self._decision(x, member)
+            d = self._decision(rows, member)
             a, b, pos = member[2], member[3], member[4]
             p = _expit_neg(a * d + b)
             proba = np.zeros((n, k))
@@ -169,6 +246,6 @@ class CompiledHead:
             mean += proba
         return mean / len(self.members)
 
-    def predict(self, x: sp.csr_matrix) -> list[str]:
-        scores = self.proba(x) if self.calibrated else self.decision(x)
+    def predict(self, rows: Sequence[Row]) -> list[str]:
+        scores = self.proba(rows) if self.calibrated else self.decision(rows)
         return [self.classes[j] for j in scores.argmax(axis=1)]

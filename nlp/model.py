@@ -231,12 +231,12 @@ class Classifier:
         normalized = [validate(t) for t in texts]
         if not normalized:
             return []
-        x = self._x.transform(normalized)
-        proba = self._compiled["group"].proba(x)
+        rows = self._x.rows(normalized)
+        proba = self._compiled["group"].proba(rows)
         best = proba.argmax(axis=1)
-        kinds = self._compiled["kind"].predict(x) if "kind" in self._compiled else None
-        urg_labels, urg_emergency = self._urgency_model(x)
-        cats = self._categories(x, best)
+        kinds = self._compiled["kind"].predict(rows) if "kind" in self._compiled else None
+        urg_labels, urg_emergency = self._urgency_model(rows)
+        cats = self._categories(rows, best)
         out = []
         for i, text in enumerate(normalized):
             rule_level, reasons = detect_urgency(text)
@@ -250,7 +250,7 @@ class Classifier:
                 if more_urgent(model_level, rule_level) != rule_level:
                     reasons = [*reasons, MODEL_REASON]
                 level = more_urgent(level, model_level)
-            row = x[i]
+            row = rows[i]
             out.append(
                 Prediction(
                     group=self._group_list[best[i]],
@@ -258,7 +258,7 @@ class Classifier:
                     kind=kinds[i] if kinds is not None else kind_by_rules(text),
                     urgency=level,
                     confidence=round(float(proba[i, best[i]]), 4),
-                    explanation=self._explain(row.indices, row.data, int(best[i])),
+                    explanation=self._explain(row.indices, row.values, int(best[i])),
                     model_version=self.version,
                     group_scores={
                         g: round(float(p), 4)
@@ -271,28 +271,28 @@ class Classifier:
 
     def group_proba(self, texts: Sequence[str]) -> Any:
         """Calibrated group probabilities (rows: texts, columns: :attr:`labels`)."""
-        return self._compiled["group"].proba(self._x.transform([validate(t) for t in texts]))
+        return self._compiled["group"].proba(self._x.rows([validate(t) for t in texts]))
 
     # -- internals
 
-    def _urgency_model(self, x: Any) -> tuple[list[str] | None, Any]:
+    def _urgency_model(self, rows: Any) -> tuple[list[str] | None, Any]:
         head = self._compiled.get("urgency")
         if head is None:
             return None, None
         if not head.calibrated:
-            return head.predict(x), None
-        p = head.proba(x)
+            return head.predict(rows), None
+        p = head.proba(rows)
         labels = [head.classes[j] for j in p.argmax(axis=1)]
         em = p[:, head.classes.index("emergency")] if "emergency" in head.classes else None
         return labels, em
 
-    def _categories(self, x: Any, best: Any) -> list[str | None]:
+    def _categories(self, rows: Any, best: Any) -> list[str | None]:
         head = self._compiled.get("category")
         if head is None:
-            return [None] * x.shape[0]
-        d = head.decision(x)
+            return [None] * len(rows)
+        d = head.decision(rows)
         out: list[str | None] = []
-        for i in range(x.shape[0]):
+        for i in range(len(rows)):
             ix = self._cat_by_group.get(self._group_list[best[i]])
             if ix is None:
                 out.append(None)
@@ -339,7 +339,10 @@ class Classifier:
         return terms
 
     def _group_list_predict(self, x: Any) -> list[str]:
-        return [self._group_list[j] for j in self._compiled["group"].proba(x).argmax(axis=1)]
+        from nlp.inference import rows_of
+
+        proba = self._compiled["group"].proba(rows_of(x))
+        return [self._group_list[j] for j in proba.argmax(axis=1)]
 
 
 # --------------------------------------------------------------------------- training

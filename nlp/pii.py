@@ -71,7 +71,9 @@ NAME_RE = re.compile(
 # Exact addresses: a house number after a road/village word (幸福路88号, 王家村3组12号), a
 # building with a unit or room (3栋502, 5单元201室, 12-3-502), a room number (502室). The
 # road or estate name stays readable (it locates the problem); the numbers are masked.
-_ADDRESS_PART = r"(?:[0-9]{1,4}(?:栋|幢|号楼|座|单元|楼|层|室|号|户)|[-－][0-9]{1,4}|(?<=单元)[0-9]{2,4})"
+_ADDRESS_PART = (
+    r"(?:[0-9]{1,4}(?:栋|幢|号楼|座|单元|楼|层|室|号|户)|[-－][0-9]{1,4}|(?<=单元)[0-9]{2,4})"
+)
 ADDRESS_RES = (
     re.compile(r"(?<=[路街巷道弄村组里坊湾])[0-9]{1,5}号(?![线文件])院?" + _ADDRESS_PART + r"*"),
     re.compile(r"(?<![0-9月])[0-9]{1,3}(?:栋|幢|号楼|座)" + _ADDRESS_PART + r"+"),

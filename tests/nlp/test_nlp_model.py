@@ -4,6 +4,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nlp
 from nlp.model import kind_by_rules, load_model, save_model
@@ -60,7 +62,7 @@ def test_fast_inference_matches_scikit_learn(tiny_model):
     x = tiny_model.features.transform(texts)
     for task in ("kind", "urgency"):
         head = tiny_model.heads[task]
-        got = tiny_model._compiled[task].predict(tiny_model._x.transform(texts))
+        got = tiny_model._compiled[task].predict(tiny_model._x.rows(texts))
         assert got == [str(v) for v in head.predict(x)]
 
 
@@ -157,3 +159,30 @@ def test_package_attributes_survive_submodule_imports():
 
     assert callable(nlp.tokenize) and nlp.tokenize("物业") == ["物业"]
     assert nlp.catalogue().group("G01").name == "城乡建设"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60), st.integers(1, 3), st.integers(0, 2))
+def test_char_ngrams_match_scikit_learn(text, low, extra):
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from nlp.inference import char_ngrams
+
+    high = low + extra
+    theirs = CountVectorizer(
+        analyzer="char", ngram_range=(low, high), lowercase=False
+    ).build_analyzer()(text)
+    assert sorted(char_ngrams(text, low, high)) == sorted(theirs)
+
+
+def test_compiled_features_match_scikit_learn(tiny_model):
+    from nlp.corpus import seed_examples
+
+    texts = [nlp.normalize(e.text) for e in seed_examples()[::25]] + ["😀", "A市A3区你好"]
+    theirs = tiny_model.features.transform(texts).toarray()
+    ours = tiny_model._x.transform(texts).toarray()
+    assert ours.shape == theirs.shape
+    assert np.allclose(ours, theirs, rtol=0, atol=1e-6)  # scikit-learn computes in float32
+    for i, row in enumerate(tiny_model._x.rows(texts)):
+        assert list(row.indices) == sorted(row.indices)
+        assert np.array_equal(np.flatnonzero(theirs[i]), row.indices)

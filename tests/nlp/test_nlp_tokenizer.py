@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 import nlp
 from nlp.tokenizer import CIVIC_DICT, STOPWORDS_FILE, model_text, stopwords, tokenize
 
@@ -65,3 +69,81 @@ def test_top_terms():
     assert len(terms) <= 5
     assert nlp.top_terms([]) == []
     assert nlp.top_terms(["的了吗"]) == []
+
+
+# --------------------------------------------------------------------------- the segmenter
+
+_HAN = "的一是不了人我在有他这为之大来以个中上们到说国和地也子时道出要就下得可你年生自会那后能对着事其里所去行过家十用发天如然作方成者多日都三小于还"
+_PIECES = [
+    *_HAN,
+    "物业",
+    "噪音扰民",
+    "占道经营",
+    "违章搭建",
+    "12345热线",
+    "井盖",
+    "拖欠工资",
+    "小区",
+    "路灯",
+    "垃圾",
+    "楼下",
+    "烧烤",
+    "魑魅魍魉",
+    "A3区",
+    "abc",
+    "3.5%",
+    "C++",
+    "-",
+    " ",
+    "  ",
+    "\n",
+    "，",
+    "。",
+    "!",
+    "😀",
+]
+
+
+def _same_as_jieba(text: str) -> None:
+    from nlp.tokenizer import get_segmenter, get_tokenizer
+
+    assert get_segmenter().cut(text) == get_tokenizer().lcut(text)
+
+
+def test_segmenter_matches_jieba_on_the_seed_corpus():
+    from nlp.corpus import seed_examples
+    from nlp.tokenizer import _clean
+
+    examples = seed_examples()
+    assert len(examples) > 1000
+    for e in examples:
+        _same_as_jieba(e.text)
+        _same_as_jieba(_clean(e.text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=60).map("".join))
+def test_segmenter_matches_jieba_on_generated_text(text):
+    _same_as_jieba(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80))
+def test_segmenter_matches_jieba_on_any_text(text):
+    _same_as_jieba(text)
+
+
+def test_segmenter_matches_jieba_on_real_messages():
+    import os
+
+    data = Path(
+        os.environ.get("SHUZHI_EVAL_DATA")
+        or Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    )
+    sample = data / "teddy2020_messages_sample495.csv"
+    if not sample.is_file():
+        pytest.skip(f"no evaluation data at {data}")
+    from nlp.corpus import read_examples
+
+    for e in read_examples(sample, "text", "label"):
+        _same_as_jieba(e.text)
