@@ -183,6 +183,7 @@ def main() -> int:
         checks["cv_coverage80_ge"] = (
             result["cv"]["coverage_accuracy"]["0.8"] >= TARGETS["cv_coverage80_ge"]
         )
+    checks = {name: bool(ok) for name, ok in checks.items()}  # numpy bools are not JSON
     result["targets"] = TARGETS
     result["checks"] = checks
     if args.json:
