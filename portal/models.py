@@ -39,7 +39,7 @@ from portal.jurisdiction.models import (
     SlaProfile,
 )
 from portal.oversight.models import DpRelease
-from portal.privacy.models import RetentionMark
+from portal.privacy.models import ProposalRetentionMark, RetentionMark
 from portal.workbench.models import LabelledExample, ResponseTemplate, TransferRequest, Verdict
 
 __all__ = [
@@ -72,6 +72,7 @@ __all__ = [
     "ProposalEvent",
     "ProposalFollower",
     "ProposalMilestone",
+    "ProposalRetentionMark",
     "ResponseTemplate",
     "RetentionMark",
     "Role",

@@ -38,6 +38,7 @@ from portal.deliberation.models import (
 from portal.deliberation.participation import require_participation
 from portal.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from portal.jurisdiction.services import get_setting
+from portal.privacy.models import ProposalRetentionMark
 
 MIN_COMMENT_CHARS = 2
 MAX_COMMENT_CHARS = 2000
@@ -118,6 +119,33 @@ def prohibited_words_in(session: Session, text: str) -> list[str]:
     ]
 
 
+def thread_retained(session: Session, proposal_id: int) -> bool:
+    """True once retention replaced the personal data of the proposal and its thread (the
+    ``raw_text`` step, :mod:`portal.privacy.retention`): the thread is closed for good, since a
+    comment written afterwards would keep its personal data."""
+    mark = session.scalar(
+        select(ProposalRetentionMark.id).where(
+            ProposalRetentionMark.proposal_id == proposal_id,
+            ProposalRetentionMark.data_class == "raw_text",
+        )
+    )
+    return mark is not None
+
+
+def _refuse_retained_thread(session: Session, proposal_id: int) -> None:
+    """Refuse a comment or an edit in a thread retention has processed. The proposal row is
+    key-share locked first (PostgreSQL): a retention step running on it holds ``FOR UPDATE``, so
+    this waits for its commit and then sees its mark; a step starting later waits for this
+    transaction and masks what it wrote. Supports (``FOR NO KEY UPDATE``) are not blocked."""
+    session.execute(
+        select(Proposal.id)
+        .where(Proposal.id == proposal_id)
+        .with_for_update(read=True, key_share=True)
+    )
+    if thread_retained(session, proposal_id):
+        raise InvalidTransition(_("This proposal is closed for comments."), code="thread_closed")
+
+
 def _target_open(
     session: Session, *, proposal: Proposal | None, case: Case | None, user: User
 ) -> None:
@@ -128,6 +156,7 @@ def _target_open(
             raise InvalidTransition(
                 _("This proposal is closed for comments."), code="thread_closed"
             )
+        _refuse_retained_thread(session, proposal.id)
     elif case is not None:
         if not permissions.is_public_case(case) or not permissions.can_view_case(user, case):
             raise NotFound(_("No such case."))
@@ -209,6 +238,8 @@ def edit_comment(
     if stance is not None and stance not in STANCES:
         raise ValidationError(_("Choose for, neutral or against."), field="stance")
     text = _clean_body(body)
+    if comment.proposal_id is not None:
+        _refuse_retained_thread(session, comment.proposal_id)
     comment.body = text
     if stance is not None:
         comment.stance = stance

@@ -128,18 +128,19 @@ def keys_retire(kid: str) -> None:
 
 @click.group("retention")
 def retention_group() -> None:
-    """Retention of personal data (contacts, raw texts, exact points) of closed cases."""
+    """Retention of personal data (contacts, raw texts, exact points) of closed cases and
+    finished proposals."""
 
 
 @retention_group.command("run")
 def retention_run() -> None:
-    """Apply the retention rules now: idempotent, one transaction per case, audited."""
+    """Apply the retention rules now: idempotent, one transaction per case or proposal, audited."""
     get_session().rollback()
     bar: tqdm | None = None
 
     def start(total: int) -> None:
         nonlocal bar
-        bar = _progress(total, "cases")
+        bar = _progress(total, "records")
 
     def step() -> None:
         if bar is not None:
@@ -156,7 +157,10 @@ def retention_run() -> None:
         if bar is not None:
             bar.close()
     steps = ", ".join(f"{name} {count}" for name, count in summary.steps.items())
+    proposal_steps = ", ".join(f"{name} {count}" for name, count in summary.proposal_steps.items())
     click.echo(
-        f"retention run #{summary.run_id}: {summary.cases} cases anonymised ({steps})"
+        f"retention run #{summary.run_id}: {summary.cases} cases anonymised ({steps}); "
+        f"{summary.proposals} proposals anonymised ({proposal_steps}; "
+        f"{summary.comments_masked} comments masked)"
         + (f"; {summary.conflicts} busy, retried next run" if summary.conflicts else "")
     )

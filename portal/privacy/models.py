@@ -1,4 +1,5 @@
-"""Privacy records: which retention steps were applied to which case; keyed-hash maintenance.
+"""Privacy records: which retention steps were applied to which case or proposal; keyed-hash
+maintenance.
 
 The flush listeners keep the lookup hashes (``CaseContact.phone_hash``,
 ``ChannelIdentity.external_id_hash``) in step with the encrypted values they index.
@@ -28,6 +29,22 @@ class RetentionMark(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     data_class: Mapped[str] = mapped_column(String(20))  # contacts | raw_text | coordinates
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    run_id: Mapped[int | None] = mapped_column(Integer)  # the audit entry of the run that did it
+
+
+class ProposalRetentionMark(Base):
+    """One retention step (``raw_text`` or ``coordinates``) applied to one finished proposal and
+    its comments, written in the same transaction as the anonymisation itself (as for cases)."""
+
+    __tablename__ = "proposal_retention_marks"
+    __table_args__ = (UniqueConstraint("proposal_id", "data_class"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("proposals.id", ondelete="CASCADE"), index=True
+    )
+    data_class: Mapped[str] = mapped_column(String(20))  # raw_text | coordinates
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     run_id: Mapped[int | None] = mapped_column(Integer)  # the audit entry of the run that did it
 

@@ -103,6 +103,7 @@ _SPEC: dict[str, dict[Level, str]] = {
         "internal": "id category_id title body active created_at updated_at",
     },
     "retention_marks": {"internal": "id case_id data_class applied_at run_id"},
+    "proposal_retention_marks": {"internal": "id proposal_id data_class applied_at run_id"},
     # --- deliberation --------------------------------------------------------------------------
     "proposals": {
         "public": "id title body_masked category_id area_id case_id status support_count "
