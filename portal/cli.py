@@ -59,23 +59,32 @@ def migrate_command() -> None:
     help="Only add what is missing; leave rows that exist as administrators edited them.",
 )
 def load_jurisdiction_command(file: Path | None, keep_existing: bool) -> None:
-    """Load a jurisdiction YAML (default: the demo district) idempotently, by code."""
+    """Load a jurisdiction YAML (default: the demo district) idempotently, by code; every row
+    it creates or changes is recorded in the audit trail (actor "cli")."""
     _load_jurisdiction(file, update_existing=not keep_existing)
 
 
 def _load_jurisdiction(file: Path | None, *, update_existing: bool) -> None:
+    """Load the file and audit every change it makes (actor ``cli``), in one transaction."""
+    from portal.admin.services import CLI_ACTOR, load_jurisdiction_audited
     from portal.errors import ValidationError
-    from portal.jurisdiction.services import load_jurisdiction, read_yaml
+    from portal.jurisdiction.services import read_yaml
 
     path = file or Path(current_app.config["JURISDICTION_FILE"])
     session = _session()
     try:
-        report = load_jurisdiction(session, read_yaml(path), update_existing=update_existing)
+        report, entries = load_jurisdiction_audited(
+            session,
+            read_yaml(path),
+            actor=CLI_ACTOR,
+            update_existing=update_existing,
+            source=path.name,
+        )
     except ValidationError as exc:
         session.rollback()
         raise click.ClickException(exc.message) from exc
     session.commit()
-    click.echo(f"jurisdiction {path.name}: {report.summary()}")
+    click.echo(f"jurisdiction {path.name}: {report.summary()}; {entries} audit entries")
 
 
 # --- demo accounts --------------------------------------------------------------------------

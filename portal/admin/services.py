@@ -3,17 +3,21 @@
 Each function validates (raising ``ValidationError(field=...)``/``Conflict``), applies the change,
 and records one audit entry with the changed fields before and after, all in the caller's
 transaction (flush only). Nothing is cached: the next routing or intake reads the new rows.
+Loading a jurisdiction file (``flask load-jurisdiction``) is audited the same way, row by row.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import STAFF_ROLES, Role, User
 from portal.audit.services import changes, record_audit, to_json_value
@@ -29,6 +33,7 @@ from portal.jurisdiction.models import (
     Setting,
     SlaProfile,
 )
+from portal.jurisdiction.services import LoadReport, load_jurisdiction
 from portal.workbench.models import ResponseTemplate
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -630,3 +635,159 @@ def update_user_access(
             ip=ip,
         )
     return user
+
+
+# --- loading a jurisdiction file ------------------------------------------------------------
+
+#: Who a command-line change is in the audit trail.
+CLI_ACTOR = "cli"
+
+
+def _boundary(boundary: Any) -> str | None:
+    """A boundary polygon in the audit trail: its size and a digest, not the coordinates."""
+    if not boundary:
+        return None
+    digest = hashlib.sha256(
+        json.dumps(boundary, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    ).hexdigest()
+    return f"{len(boundary)} points, sha256 {digest[:16]}"
+
+
+def _area_load_snapshot(area: Area) -> dict[str, Any]:
+    return {**area_snapshot(area), "boundary": _boundary(area.boundary)}
+
+
+#: (audit kind, model, snapshot, natural key, eager loads) of what a jurisdiction file holds;
+#: the snapshots are the admin pages' own, so CLI and admin entries read alike.
+_LOADED_KINDS: tuple[
+    tuple[str, Any, Callable[[Any], dict[str, Any]], Callable[[Any], Any], tuple[Any, ...]], ...
+] = (
+    ("area", Area, _area_load_snapshot, lambda a: a.code, (selectinload(Area.parent),)),
+    (
+        "department",
+        Department,
+        department_snapshot,
+        lambda d: d.code,
+        (selectinload(Department.area),),
+    ),
+    (
+        "category",
+        Category,
+        category_snapshot,
+        lambda c: c.code,
+        (selectinload(Category.parent),),
+    ),
+    ("sla_profile", SlaProfile, sla_snapshot, lambda s: s.code, ()),
+    (
+        "routing_rule",
+        RoutingRule,
+        rule_snapshot,
+        lambda r: (_code(r.category), _code(r.area)),
+        (
+            selectinload(RoutingRule.category),
+            selectinload(RoutingRule.area),
+            selectinload(RoutingRule.department),
+            selectinload(RoutingRule.co_departments),
+            selectinload(RoutingRule.sla_profile),
+        ),
+    ),
+)
+
+
+@dataclass
+class JurisdictionState:
+    """Every row a jurisdiction file can touch, as ``kind → natural key → (id, snapshot)``, and
+    the stored settings."""
+
+    rows: dict[str, dict[Any, tuple[int, dict[str, Any]]]]
+    settings: dict[str, Any]
+
+
+def jurisdiction_state(session: Session) -> JurisdictionState:
+    session.flush()
+    rows: dict[str, dict[Any, tuple[int, dict[str, Any]]]] = {}
+    for kind, model, snapshot, key, eager in _LOADED_KINDS:
+        items = session.scalars(select(model).options(*eager).order_by(model.id))
+        rows[kind] = {key(obj): (obj.id, to_json_value(snapshot(obj))) for obj in items}
+    settings = {s.key: to_json_value(s.value) for s in session.scalars(select(Setting))}
+    return JurisdictionState(rows, settings)
+
+
+def record_jurisdiction_changes(
+    session: Session,
+    before: JurisdictionState,
+    *,
+    actor: User | str,
+    reason: str | None = None,
+) -> int:
+    """Audit what changed since ``before`` as the admin pages do: one ``<kind>_created`` /
+    ``<kind>_updated`` / ``<kind>_deleted`` entry per row with the changed fields, one
+    ``settings_updated`` entry with the changed settings. Returns the number of entries."""
+    after = jurisdiction_state(session)
+    entries = 0
+    for kind, *_rest in _LOADED_KINDS:
+        old_rows, new_rows = before.rows[kind], after.rows[kind]
+        for key, (row_id, snapshot) in new_rows.items():
+            if key not in old_rows:
+                action, old, new = "created", None, snapshot
+            else:
+                old, new = changes(old_rows[key][1], snapshot)
+                if not new:
+                    continue
+                action = "updated"
+            record_audit(
+                session,
+                actor=actor,
+                action=f"{kind}_{action}",
+                target_type=kind,
+                target_id=row_id,
+                before=old,
+                after=new,
+                reason=reason,
+            )
+            entries += 1
+        for key, (row_id, snapshot) in old_rows.items():
+            if key not in new_rows:
+                record_audit(
+                    session,
+                    actor=actor,
+                    action=f"{kind}_deleted",
+                    target_type=kind,
+                    target_id=row_id,
+                    before=snapshot,
+                    reason=reason,
+                )
+                entries += 1
+    keys = sorted(set(before.settings) | set(after.settings))
+    old_settings, new_settings = changes(
+        {k: before.settings.get(k) for k in keys}, {k: after.settings.get(k) for k in keys}
+    )
+    if new_settings or old_settings:
+        record_audit(
+            session,
+            actor=actor,
+            action="settings_updated",
+            target_type="settings",
+            before=old_settings,
+            after=new_settings,
+            reason=reason,
+        )
+        entries += 1
+    return entries
+
+
+def load_jurisdiction_audited(
+    session: Session,
+    data: dict[str, Any],
+    *,
+    actor: User | str = CLI_ACTOR,
+    update_existing: bool = True,
+    source: str | None = None,
+) -> tuple[LoadReport, int]:
+    """:func:`~portal.jurisdiction.services.load_jurisdiction`, every change audited like an
+    admin edit (the reason names the file). Flushes; the caller commits both or neither.
+    Returns the load report and the number of audit entries written."""
+    before = jurisdiction_state(session)
+    report = load_jurisdiction(session, data, update_existing=update_existing)
+    reason = f"load-jurisdiction {source}" if source else "load-jurisdiction"
+    return report, record_jurisdiction_changes(session, before, actor=actor, reason=reason)
