@@ -1,7 +1,11 @@
 """Response times of the public oversight pages over a year of synthetic cases (SQLite).
 
 Builds ``--cases`` hand-made cases (no NLP: rows and two events each) spread over 360 days in the
-demo jurisdiction, then times each page and download once through the Flask test client.
+demo jurisdiction, then times each page and download through the Flask test client: the first
+request (figures cache emptied before it) and the cached request right after it. Then one dashboard
+visit as a browser makes it (the page, its four chart figures and the map) cold and warm, the
+same visit after one new case (the data watermark moves), a burst of ``--burst`` concurrent
+readers on a cold dashboard, and the cost of the watermark query itself.
 
     PYTHONPATH=. .venv/bin/python bench/oversight.py --cases 20000
 """
@@ -10,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +30,7 @@ from portal import create_app, get_session
 from portal.cases.models import Case, CaseEvent
 from portal.db import Base, utcnow
 from portal.jurisdiction.models import Area, Category, Department
+from portal.oversight.cache import EXTENSION, data_watermark
 from tests.factories import load_demo_jurisdiction
 
 PAGES = (
@@ -36,6 +43,15 @@ PAGES = (
     "/open-data/cases.json?per_page=1000&page=5",
     "/transparency?days=365",
 )
+#: What a browser fetches for one dashboard visit (the page, then its charts and map).
+VISIT = (
+    "/dashboard?days=365",
+    "/dashboard/chart/cases_by_group.json?days=365",
+    "/dashboard/chart/cases_by_street.json?days=365",
+    "/dashboard/chart/status.json?days=365",
+    "/dashboard/chart/rates.json?days=365",
+    "/dashboard/map.svg?days=365",
+)
 BENCH_KEYS = {
     "DATA_KEYS": '{"b1": "YmVuY2gtZGF0YS1rZXktMzItYnl0ZXMtbG9uZyEhISE="}',
     "DATA_KEY_ACTIVE": "b1",
@@ -47,6 +63,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=20000)
     parser.add_argument("--model-dir", default=None, help="NLP_MODEL_DIR (only read for metadata)")
+    parser.add_argument("--burst", type=int, default=8, help="concurrent readers of a cold page")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="shuzhi-bench-oversight-")
     app = create_app(
@@ -111,11 +128,79 @@ def main() -> int:
             )
         db.commit()
         print(f"seeded {args.cases} cases in {time.perf_counter() - started:.1f} s")
+    cache = app.extensions[EXTENSION]
     client = app.test_client()
-    for url in PAGES:
+
+    def timed(url: str) -> float:
         started = time.perf_counter()
         response = client.get(url)
-        print(f"{time.perf_counter() - started:7.2f} s  {response.status_code}  {url}")
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise SystemExit(f"{url}: HTTP {response.status_code}")
+        return elapsed
+
+    print(f"figures cache: {cache.ttl:.0f} s, at most {cache.max_entries} entries per process")
+    print(f"{'first':>8} {'cached':>8} {'ratio':>7}  page")
+    for url in PAGES:
+        cache.clear()
+        first = timed(url)
+        cached = timed(url)
+        note = "  (not cached: a page of rows)" if url.startswith("/open-data") else ""
+        print(f"{first:7.3f}s {cached:7.3f}s {first / cached:6.0f}x  {url}{note}")
+
+    def visit() -> float:
+        return sum(timed(url) for url in VISIT)
+
+    cache.clear()
+    cold, warm = visit(), visit()
+    print(f"dashboard visit ({len(VISIT)} requests): cold {cold:.2f} s, cached {warm:.3f} s")
+    with app.app_context():
+        db = get_session()
+        db.add(
+            Case(
+                tracking_number="B-new",
+                status="triage",
+                text_raw="井盖丢了",
+                text_masked="井盖丢了",
+                title="井盖丢了",
+                created_at=utcnow(),
+            )
+        )
+        db.commit()
+    print(f"same visit after one new case (watermark moved): {visit():.2f} s, then {visit():.3f} s")
+
+    cache.clear()
+    misses, waits = cache.misses, cache.waits
+    barrier = threading.Barrier(args.burst)
+    times: list[float] = []
+
+    def reader() -> None:
+        own = app.test_client()
+        barrier.wait()
+        started = time.perf_counter()
+        assert own.get("/dashboard?days=365").status_code == 200
+        times.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=reader) for _ in range(args.burst)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(
+        f"burst of {args.burst} readers on a cold dashboard: all served in "
+        f"{time.perf_counter() - started:.2f} s, {cache.misses - misses} computation(s), "
+        f"{cache.waits - waits} reader(s) waited for it"
+    )
+    with app.app_context():
+        db = get_session()
+        runs = []
+        for _ in range(50):
+            started = time.perf_counter()
+            data_watermark(db)
+            runs.append(time.perf_counter() - started)
+            db.rollback()
+        print(f"watermark query: median {1000 * statistics.median(runs):.2f} ms")
     return 0
 
 

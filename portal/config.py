@@ -24,6 +24,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "PUBLIC_BASE_URL": ("http://127.0.0.1:5000", "Base URL used in links sent to residents"),
     "JURISDICTION_FILE": ("", "Demo jurisdiction YAML; default portal/jurisdiction/demo.yaml"),
     "SESSION_COOKIE_SECURE": (False, "Send the session cookie over HTTPS only"),
+    "STATS_CACHE_SECONDS": (60, "Seconds a public dashboard figure is reused (per process, until the case data changes); 0 turns the cache off"),
     "DATA_KEYS": ("", "JSON {\"kid\": \"base64 32-byte key\"} encrypting sensitive columns; default <instance>/keys.json (not in production)"),
     "DATA_KEY_ACTIVE": ("", "Key id used for new encryptions (default: the last key id)"),
     "DATA_HASH_KEY": ("", "Base64 key (32+ bytes) of the keyed hashes used for phone / channel-id lookups"),

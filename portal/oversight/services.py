@@ -381,43 +381,65 @@ class LeagueRow:
     timings: dict[str, float | None]
 
 
-def league_table(
-    session: Session, month: str, *, by: str, now: datetime | None = None, sort: str = "response"
-) -> list[LeagueRow]:
-    """Monthly league table of departments (current lead department) or streets, for the cases
-    created that month; ranked by ``sort`` (a rate key; lower is better for return/reopen/overdue),
-    rows without data last."""
+LEAGUE_SORT_KEYS = (*RATE_KEYS, "overdue")
+
+
+def validate_league(by: str, sort: str) -> None:
     if by not in {"department", "street"}:
         raise ValidationError("by must be department or street", field="by")
-    if sort not in RATE_KEYS and sort != "overdue":
+    if sort not in LEAGUE_SORT_KEYS:
         raise ValidationError("unknown sort key", field="sort")
+
+
+@dataclass(frozen=True)
+class LeagueFigures:
+    """The figures of one row of a league table (no name, no rank: those come from the current
+    jurisdiction and the reader's sort)."""
+
+    cases: int
+    rates: dict[str, kpi.Rate]
+    timings: dict[str, float | None]
+
+
+def league_figures(
+    session: Session, month: str, *, by: str, now: datetime | None = None
+) -> dict[str, LeagueFigures]:
+    """The figures of every department (key: its id, as text) or street (key: its code) that has
+    cases created in ``month``."""
+    validate_league(by, "response")
     now = now or utcnow()
-    names = lookup(session)
-    cases = load_cases(session, Period.month(month))
     grouped: dict[str, list[CaseRow]] = defaultdict(list)
-    for c in cases:
+    for c in load_cases(session, Period.month(month)):
         if by == "department":
             if c.department_id is not None:
                 grouped[str(c.department_id)].append(c)
         elif c.street is not None:
             grouped[c.street].append(c)
+    return {
+        key: LeagueFigures(len(rows), rates(rows, now=now), timings(rows))
+        for key, rows in grouped.items()
+    }
+
+
+def rank_league(
+    names: Lookup, figures: dict[str, LeagueFigures], *, by: str, sort: str = "response"
+) -> list[LeagueRow]:
+    """Every active department (or every street) and every key with figures, ranked by ``sort``
+    (a rate key; lower is better for return/reopen/overdue), rows without data last."""
+    validate_league(by, sort)
     if by == "department":
         keys = {str(d.id): d.name for d in names.departments.values() if d.active}
     else:
         keys = {code: a.name for code, a in names.streets.items()}
-    for key in grouped:
+    for key in figures:
         if key not in keys:
             dept = names.departments.get(int(key)) if by == "department" else None
             keys[key] = dept.name if dept else key
+    empty = LeagueFigures(0, rates([], now=utcnow()), timings([]))
     table = [
-        LeagueRow(
-            key,
-            name,
-            len(grouped.get(key, [])),
-            rates(grouped.get(key, []), now=now),
-            timings(grouped.get(key, [])),
-        )
+        LeagueRow(key, name, f.cases, f.rates, f.timings)
         for key, name in keys.items()
+        for f in (figures.get(key, empty),)
     ]
     lower_is_better = sort in {"return", "reopen", "overdue"}
 
@@ -428,6 +450,18 @@ def league_table(
         return (0, value if lower_is_better else -value, row.name)
 
     return sorted(table, key=rank)
+
+
+def league_table(
+    session: Session, month: str, *, by: str, now: datetime | None = None, sort: str = "response"
+) -> list[LeagueRow]:
+    """Monthly league table of departments (current lead department) or streets, for the cases
+    created that month; ranked by ``sort`` (a rate key; lower is better for return/reopen/overdue),
+    rows without data last."""
+    validate_league(by, sort)
+    return rank_league(
+        lookup(session), league_figures(session, month, by=by, now=now), by=by, sort=sort
+    )
 
 
 # --- fairness ------------------------------------------------------------------------------

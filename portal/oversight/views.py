@@ -21,9 +21,10 @@ from portal.cases.labels import STATUS_LABELS
 from portal.db import utcnow
 from portal.errors import NotFound, ValidationError
 from portal.jurisdiction.services import get_setting
-from portal.oversight import charts, dp, open_data, services
+from portal.oversight import cache, charts, dp, open_data, services
+from portal.oversight.cache import cached_figures
 from portal.oversight.dp import LOCAL_TZ
-from portal.oversight.services import FORMULAS, RATE_KEYS, Filters, Period
+from portal.oversight.services import FORMULAS, RATE_KEYS, Dashboard, Filters, Period
 from portal.workbench import kpi
 
 bp = Blueprint(
@@ -33,6 +34,7 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/oversight/static",
 )
+bp.record_once(lambda state: cache.init_app(state.app))
 
 CHARTS = ("cases_by_group", "cases_by_street", "status", "streets", "rates")
 #: Charts drawn by Plotly (the street map is a server-side SVG).
@@ -135,18 +137,70 @@ def hotspots_url() -> str | None:
     return url_for(best.endpoint)
 
 
+# --- cached figures: numbers only; labels and markup are made per request ------------------
+#
+# A key names what is computed and for which period and filters. A rolling period ("the last
+# 30 days") is keyed by its length and its first day, not by its end (now): the figures stay
+# valid until the cache's time limit or the data watermark says otherwise.
+
+
+def _board(period: Period, filters: Filters, days: int) -> Dashboard:
+    """Totals, status mix, cases by street, rates and timings (the page and the rates chart)."""
+    session = get_session()
+    return cached_figures(
+        session,
+        ("dashboard", days, period.start, filters),
+        lambda: services.dashboard(session, period, filters),
+    )
+
+
+def _counts(period: Period, filters: Filters, days: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Status mix and cases by street: from the dashboard's figures when they are cached (a
+    visit loads the page first), else counted without reading the case histories."""
+    session = get_session()
+
+    def compute() -> tuple[dict[str, int], dict[str, int]]:
+        cases = services.load_cases(session, period, filters, with_history=False)
+        return services.status_mix(cases), services.counts_by_street(cases)
+
+    return cached_figures(
+        session,
+        ("counts", days, period.start, filters),
+        compute,
+        derive_from=(
+            ("dashboard", days, period.start, filters),
+            lambda board: (board.status, board.by_street),
+        ),
+    )
+
+
+def _series(
+    period: Period, filters: Filters, days: int, bucket: str
+) -> dict[str, tuple[list[date], dict[str, list[int]]]]:
+    """Cases per bucket, by group and by street (both charts from one reading of the cases)."""
+    session = get_session()
+
+    def compute() -> dict[str, tuple[list[date], dict[str, list[int]]]]:
+        cases = services.load_cases(session, period, filters, with_history=False)
+        return {
+            by: services.cases_over_time(cases, period, bucket=bucket, by=by)
+            for by in ("group", "street")
+        }
+
+    return cached_figures(session, ("series", days, period.start, filters, bucket), compute)
+
+
 # --- chart data: one function per chart, shared by the SVG and the CSV ---------------------
 
 
 def chart_table(name: str) -> tuple[str, list[str], list[list[Any]]]:
     """(title, header, rows) of one dashboard chart for the request's period and filters."""
     session = get_session()
-    period, filters, _days, bucket = _period_and_filters()
+    period, filters, days, bucket = _period_and_filters()
     names = services.lookup(session)
     if name in {"cases_by_group", "cases_by_street"}:
         by = "group" if name == "cases_by_group" else "street"
-        cases = services.load_cases(session, period, filters, with_history=False)
-        buckets, series = services.cases_over_time(cases, period, bucket=bucket, by=by)
+        buckets, series = _series(period, filters, days, bucket)[by]
         label = (
             (lambda c: names.groups[c].name if c in names.groups else _("Unknown"))
             if by == "group"
@@ -168,22 +222,20 @@ def chart_table(name: str) -> tuple[str, list[str], list[list[Any]]]:
         ]
         return title, header, rows
     if name == "status":
-        cases = services.load_cases(session, period, filters, with_history=False)
-        mix = services.status_mix(cases)
+        mix, _streets = _counts(period, filters, days)
         return (
             _("Status mix"),
             [_("Status"), _("Cases")],
             [[str(STATUS_LABELS[s]), n] for s, n in mix.items()],
         )
     if name == "streets":
-        cases = services.load_cases(session, period, filters, with_history=False)
-        counts = services.counts_by_street(cases)
+        _mix, counts = _counts(period, filters, days)
         rows = [[a.code, a.name, counts.get(code, 0)] for code, a in names.streets.items()]
         if counts.get(""):
             rows.append(["", _("Unknown"), counts[""]])
         return _("Cases by street"), [_("Code"), _("Street"), _("Cases")], rows
     if name == "rates":
-        board = services.dashboard(session, period, filters)
+        board = _board(period, filters, days)
         rows = [
             [
                 key,
@@ -209,7 +261,7 @@ def chart_table(name: str) -> tuple[str, list[str], list[list[Any]]]:
 def dashboard() -> str:
     session = get_session()
     period, filters, days, bucket = _period_and_filters()
-    board = services.dashboard(session, period, filters)
+    board = _board(period, filters, days)
     names = services.lookup(session)
     return render_template(
         "oversight/dashboard.html",
@@ -232,11 +284,10 @@ def dashboard() -> str:
 def street_map() -> Response:
     """The map of cases by street: the project's own street polygons, shaded by count."""
     session = get_session()
-    period, filters, _days, _bucket = _period_and_filters()
-    cases = services.load_cases(session, period, filters, with_history=False)
+    period, filters, days, _bucket = _period_and_filters()
     svg = charts.street_map_svg(
         list(services.lookup(session).streets.values()),
-        services.counts_by_street(cases),
+        _counts(period, filters, days)[1],
         title=_("Cases by street"),
         legend=_("Cases"),
     )
@@ -289,7 +340,13 @@ def _league(by: str) -> Response | str:
     session = get_session()
     month = _month_arg()
     sort = request.args.get("sort") or "response"
-    table = services.league_table(session, month, by=by, sort=sort)
+    services.validate_league(by, sort)
+    figures = cached_figures(
+        session,
+        ("league", month, by),
+        lambda: services.league_figures(session, month, by=by),
+    )
+    table = services.rank_league(services.lookup(session), figures, by=by, sort=sort)
     keys = (*RATE_KEYS, "overdue")
     if request.args.get("format") == "csv":
         header = [_("Rank"), _("Name"), _("Cases")]
@@ -484,12 +541,16 @@ def transparency() -> str:
     days = _int_arg("days", 90)
     period = Period.last_days(days)
     facts = model_facts()
-    rows, district = services.fairness(session, period)
+    rows, district, corrections = cached_figures(
+        session,
+        ("transparency", days, period.start),
+        lambda: (*services.fairness(session, period), services.correction_share(session)),
+    )
     return render_template(
         "oversight/transparency.html",
         facts=facts,
         threshold=get_setting(session, "triage_confidence_threshold"),
-        corrections=services.correction_share(session),
+        corrections=corrections,
         fairness=rows,
         district=district,
         days=days,
