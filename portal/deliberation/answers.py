@@ -26,6 +26,7 @@ from portal.deliberation.services import (
     sync_review_status,
 )
 from portal.errors import InvalidTransition, PermissionDenied, ValidationError
+from portal.workbench.handling import MAX_NOTE_CHARS
 
 
 def answer_proposal(
@@ -38,7 +39,9 @@ def answer_proposal(
     reasons: str,
 ) -> Proposal:
     """The department's official, public answer with its reasons. Also accepts and resolves the
-    linked case in the workbench (its author gets the usual verdict request). Flushes."""
+    linked case in the workbench (its author gets the usual verdict request): the only way that
+    case is resolved while the proposal awaits its answer. A case already resolved or closed
+    before this rule stays as it is. Flushes."""
     if not permissions.can_answer_proposal(actor, proposal):
         raise PermissionDenied(_("Only the department handling this proposal can answer it."))
     if outcome not in ANSWER_OUTCOMES:
@@ -65,23 +68,36 @@ def answer_proposal(
     assert case is not None  # can_answer_proposal needs a routed case
     from portal.workbench.services import accept_case, resolve_case
 
-    if case.status == ASSIGNED:
-        accept_case(session, case=case, actor=actor)
-    if case.status == ACCEPTED:
-        resolve_case(
-            session, case=case, actor=actor, summary=f"{lc.outcome_label(outcome)}: {answer}"
-        )
     proposal.answer_outcome = outcome
     proposal.answer_text = mask_text(answer)
     proposal.answer_reasons = mask_text(reasons)
     proposal.answered_at = utcnow()
     proposal.answered_by_department_id = case.lead_department_id
     session.flush()
+    # The proposal is answered first: the workbench refuses to resolve a case whose proposal
+    # still awaits its answer. One transaction, so a failure below undoes the answer too.
     lc.transition_proposal(session, proposal, "answer", actor=actor, note=lc.outcome_label(outcome))
+    if case.status == ASSIGNED:
+        accept_case(session, case=case, actor=actor)
+    if case.status == ACCEPTED:
+        resolve_case(
+            session, case=case, actor=actor, summary=case_summary(outcome, answer, reasons)
+        )
     notify_followers(
         session, proposal, "answered", note=f"{lc.outcome_label(outcome)}: {proposal.title}"
     )
     return proposal
+
+
+def case_summary(outcome: str, answer: str, reasons: str) -> str:
+    """The linked case's public resolution note: the decision, the answer and its reasons,
+    shortened to what a case note holds (the proposal page keeps the full text)."""
+    text = "\n".join(
+        (f"{lc.outcome_label(outcome)}: {answer}", _("Reasons: %(reasons)s", reasons=reasons))
+    )
+    if len(text) > MAX_NOTE_CHARS:
+        text = text[: MAX_NOTE_CHARS - 1].rstrip() + "…"
+    return text
 
 
 def start_implementation(

@@ -10,6 +10,10 @@ Every status change goes through :func:`transition_proposal`: a conditional
 ``UPDATE … WHERE status = <expected>`` so two requests racing for the same change (two supports
 crossing the threshold, a withdrawal against the last support) cannot both win, then exactly one
 :class:`ProposalEvent`.
+
+Once routed, a proposal owes its residents a formal answer (:data:`AWAITING_ANSWER`). Its linked
+case is closed by that answer and by nothing else: the workbench asks
+:func:`proposal_awaiting_answer` before it resolves or closes a case.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
@@ -102,6 +106,10 @@ ACTIONS: dict[str, ProposalAction] = {
 #: Events that record something without changing the status.
 NON_STATUS_EVENTS = frozenset({"progress", "moderation"})
 
+#: Statuses in which the proposal still owes its residents the department's formal answer (where
+#: "answer" may start): its linked case may not be resolved or closed without that answer.
+AWAITING_ANSWER: frozenset[str | None] = ACTIONS["answer"].sources
+
 
 def status_label(status: str | None) -> str:
     return str(STATUS_LABELS.get(status or "", status or ""))
@@ -113,6 +121,15 @@ def event_label(type_: str) -> str:
 
 def outcome_label(outcome: str | None) -> str:
     return str(OUTCOME_LABELS.get(outcome or "", outcome or ""))
+
+
+def proposal_awaiting_answer(session: Session, case_id: int | None) -> Proposal | None:
+    """The proposal whose formal answer the case ``case_id`` still carries, if any."""
+    if case_id is None:
+        return None
+    return session.scalar(
+        select(Proposal).where(Proposal.case_id == case_id, Proposal.status.in_(AWAITING_ANSWER))
+    )
 
 
 def can_transition(proposal: Proposal, action: str) -> bool:

@@ -6,7 +6,8 @@ Design: when the support threshold fires, the proposal is routed *as a case*: a 
 same department workbench queue, the same outbox). The proposal keeps a link to it (``case_id``).
 The department answers on the proposal page (accepted / partly accepted / rejected, with reasons);
 answering also accepts and resolves the linked case through the workbench services, so the case
-queue, KPIs and the author's verdict request stay consistent.
+queue, KPIs and the author's verdict request stay consistent; the workbench refuses to resolve or
+close that case any other way while the answer is owed (``lifecycle.proposal_awaiting_answer``).
 
 Services flush, never commit; the view, API or CLI edge commits once.
 """

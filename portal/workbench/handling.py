@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from portal import permissions
 from portal.accounts.models import User
 from portal.cases.models import Case, CaseTask
+from portal.deliberation.lifecycle import proposal_awaiting_answer
 from portal.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from portal.jurisdiction.models import Category, Department, SlaProfile
 from portal.jurisdiction.services import get_setting
@@ -41,6 +42,27 @@ def require_status(case: Case, *statuses: str) -> None:
             _("This cannot be done while the case is %(status)s.", status=case.status),
             status=case.status,
         )
+
+
+def require_no_pending_answer(session: Session, case: Case, *, action: str) -> None:
+    """A case routed from a residents' proposal ends with the department's formal answer to that
+    proposal (accepted / partly accepted / rejected, with reasons), which also resolves the case;
+    never with a plain resolution or closure, which would leave the proposal "under review" for
+    ever. ``action`` is "resolve" (the department) or "close" (the dispatch centre, in triage)."""
+    if proposal_awaiting_answer(session, case.id) is None:
+        return
+    if action == "close":
+        message = _(
+            "This case is a residents’ proposal waiting for its official answer: it cannot be "
+            "closed here. Dispatch it to the department that answers it (the answer may reject "
+            "it, with reasons)."
+        )
+    else:
+        message = _(
+            "This case is a residents’ proposal: it is resolved by publishing the official "
+            "answer (accepted, partly accepted or rejected, with reasons), not by a summary."
+        )
+    raise InvalidTransition(message, code="answer_required", status=case.status)
 
 
 @contextmanager

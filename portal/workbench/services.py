@@ -43,6 +43,7 @@ from portal.workbench.handling import (
     mask_public_text,
     open_co_task,
     require,
+    require_no_pending_answer,
     require_status,
     set_lead,
     setting,
@@ -351,9 +352,14 @@ def decide_transfer(
 
 
 def resolve_case(session: Session, *, case: Case, actor: User, summary: str) -> Case:
-    """办结: mark resolved with a public summary; the submitter is asked for a verdict."""
+    """办结: mark resolved with a public summary; the submitter is asked for a verdict.
+
+    A case carrying a proposal's formal answer is refused (``answer_required``): it is resolved
+    by :func:`portal.deliberation.answers.answer_proposal`, which answers first, then calls this.
+    """
     require(permissions.can_take_workbench_action(actor, case, "resolve"))
     require_status(case, ACCEPTED)
+    require_no_pending_answer(session, case, action="resolve")
     text = clean_text(summary, field="summary", required=True, minimum=MIN_REASON_CHARS)
     assert text is not None
     task = lead_task(case)

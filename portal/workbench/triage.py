@@ -32,6 +32,7 @@ from portal.workbench.handling import (
     mask_public_text,
     open_co_task,
     require,
+    require_no_pending_answer,
     require_status,
     set_lead,
     task_for,
@@ -227,9 +228,11 @@ def close_invalid(
     note: str | None = None,
     duplicate_of: str | None = None,
 ) -> Case:
-    """Close a case in triage as invalid, a duplicate (of ``duplicate_of``) or out of scope."""
+    """Close a case in triage as invalid, a duplicate (of ``duplicate_of``) or out of scope.
+    Not a case carrying a proposal's formal answer: that one must reach a department."""
     require(permissions.can_take_workbench_action(actor, case, "close_invalid"))
     require_status(case, TRIAGE)
+    require_no_pending_answer(session, case, action="close")
     if reason not in CLOSE_REASONS:
         raise ValidationError(_("Choose why the case is closed."), field="reason")
     note = clean_text(note, field="note", required=reason != "duplicate", minimum=MIN_REASON_CHARS)

@@ -19,6 +19,10 @@ from portal.cases.models import Case, CaseEvent
 from portal.cases.photos import PhotoUpload
 from portal.cases.status import ACCEPTED, ASSIGNED, RESOLVED, STATUSES, TRIAGE
 from portal.db import utcnow
+from portal.deliberation import answers
+from portal.deliberation.forms import AnswerForm
+from portal.deliberation.lifecycle import proposal_awaiting_answer
+from portal.deliberation.models import Proposal
 from portal.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from portal.jurisdiction.models import Department
 from portal.workbench import queues, services, triage, verdicts
@@ -37,7 +41,7 @@ from portal.workbench.forms import (
     TransferForm,
     VerdictForm,
 )
-from portal.workbench.handling import case_for_staff
+from portal.workbench.handling import case_for_staff, require_no_pending_answer
 from portal.workbench.models import TransferRequest
 
 bp = Blueprint(
@@ -186,10 +190,14 @@ def queue() -> Any:
 
 
 def _action_forms(case: Case, user: Any) -> dict[str, Any]:
-    """The action forms this user may use on this case in its current status."""
+    """The action forms this user may use on this case in its current status. A case that carries
+    a residents' proposal's formal answer has the answer form in place of "Mark resolved"."""
     can = lambda action: permissions.can_take_workbench_action(user, case, action)  # noqa: E731
     forms: dict[str, Any] = {}
     status = case.status
+    awaiting = proposal_awaiting_answer(get_session(), case.id)
+    if awaiting is not None and permissions.can_answer_proposal(user, awaiting):
+        forms["answer"] = AnswerForm(prefix="answer")
     if can("accept") and status == ASSIGNED:
         forms["accept"] = AcceptForm(prefix="accept")
     if can("contact") and status == ACCEPTED:
@@ -210,7 +218,7 @@ def _action_forms(case: Case, user: Any) -> dict[str, Any]:
         forms["transfer"] = form
     if can("return") and status in (ASSIGNED, ACCEPTED):
         forms["return"] = ReturnForm(prefix="return")
-    if can("resolve") and status == ACCEPTED:
+    if can("resolve") and status == ACCEPTED and awaiting is None:
         forms["resolve"] = ResolveForm(prefix="resolve")
     if can("attach") and status in (ASSIGNED, ACCEPTED, RESOLVED):
         forms["attach"] = PhotoForm(prefix="photo")
@@ -277,8 +285,19 @@ def case_action(tracking_number: str, action: str) -> Any:
     case = case_for_staff(db, tracking_number.strip().upper(), user)
     forms = _action_forms(case, user)
     form = forms.get(action)
+    if form is None and action == "resolve" and "answer" in forms:
+        # A proposal's case is resolved by its formal answer: say why, and show that form.
+        try:
+            require_no_pending_answer(db, case, action="resolve")
+        except InvalidTransition as error:
+            flash(error.message, "error")
+            return redirect(
+                url_for("workbench.case_page", tracking_number=case.tracking_number)
+                + "#answer-form"
+            )
     if form is None:
         if action not in {
+            "answer",
             "accept",
             "contact",
             "reply",
@@ -340,6 +359,24 @@ def case_action(tracking_number: str, action: str) -> Any:
         elif action == "resolve":
             services.resolve_case(db, case=case, actor=user, summary=form.summary.data)
             message = _("The case is marked resolved; the resident will be asked for a verdict.")
+        elif action == "answer":
+            proposal = _awaiting_proposal(case)
+            answers.answer_proposal(
+                db,
+                proposal=proposal,
+                actor=user,
+                outcome=form.outcome.data or "",
+                answer=form.answer.data or "",
+                reasons=form.reasons.data or "",
+            )
+            message = (
+                _(
+                    "The official answer is published on the proposal page and the case is "
+                    "resolved; the resident will be asked for a verdict."
+                )
+                if case.status == RESOLVED
+                else _("The official answer is published on the proposal page.")
+            )
         elif action == "attach":
             services.attach_photos(
                 db,
@@ -363,6 +400,13 @@ def case_action(tracking_number: str, action: str) -> Any:
     if action in {"return", "transfer"} and not permissions.can_view_case_internal(user, case):
         return redirect(url_for("workbench.queue"))
     return redirect(url_for("workbench.case_page", tracking_number=case.tracking_number))
+
+
+def _awaiting_proposal(case: Case) -> Proposal:
+    proposal = proposal_awaiting_answer(get_session(), case.id)
+    if proposal is None:  # answered meanwhile (the form came from the same check)
+        raise InvalidTransition(_("This action is not available on this case any more."))
+    return proposal
 
 
 # --- triage (dispatch centre) -------------------------------------------------------------------

@@ -5,7 +5,8 @@
   from the content carries a script or an event handler;
 * the journey: a resident creates a proposal, two neighbours support it and comment for and
   against, the threshold fires and routes it to the transport bureau, a clerk there publishes
-  the answer, and the author sees it. Screenshots go to ``test-output/``.
+  the answer (its workbench page offers that form in place of "Mark resolved"), and the author
+  sees it. Screenshots go to ``test-output/``.
 """
 
 from __future__ import annotations
@@ -179,6 +180,16 @@ def _proposal_state(app: Any, proposal_id: int) -> tuple[str, int, str | None]:
         return proposal.status, proposal.support_count, department
 
 
+def _case_number(app: Any, proposal_id: int) -> str:
+    from portal import get_session
+    from portal.deliberation.models import Proposal
+
+    with app.app_context():
+        proposal = get_session().get(Proposal, proposal_id)
+        assert proposal.case is not None
+        return proposal.case.tracking_number
+
+
 def test_journey_threshold_answer_seen_by_author(server: dict[str, Any]) -> None:
     playwright = _require_browser()
     base, emails, app = server["url"], server["emails"], server["app"]
@@ -225,6 +236,11 @@ def test_journey_threshold_answer_seen_by_author(server: dict[str, Any]) -> None
             # 3. The transport bureau's clerk answers on the proposal page.
             clerk = browser.new_context(locale="zh-CN").new_page()
             _sign_in(clerk, base, emails["clerk"])
+            # In the workbench the case offers the answer form, not "Mark resolved".
+            clerk.goto(f"{base}/workbench/cases/{_case_number(app, proposal_id)}")
+            assert clerk.locator("#answer-form select[name=answer-outcome]").count() == 1
+            assert clerk.locator("#resolve-form").count() == 0
+            clerk.screenshot(path=str(OUTPUT / "deliberation-3-workbench.png"), full_page=True)
             clerk.goto(url)
             clerk.select_option("select[name=outcome]", "partly_accepted")
             clerk.fill(
