@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -57,7 +58,7 @@ STATUS_LABELS = {
     UNDER_REVIEW: _l("Under review by the department"),
     ANSWERED: _l("Answered"),
     IN_IMPLEMENTATION: _l("Being implemented"),
-    DONE: _l("Done"),
+    DONE: lazy_pgettext("proposal status", "Done"),
     WITHDRAWN: _l("Withdrawn by the author"),
     ARCHIVED: _l("Archived: support window ended"),
 }

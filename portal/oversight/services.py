@@ -252,12 +252,21 @@ def median_hours(durations: Iterable[kpi.Duration], kind: str) -> float | None:
 
 @dataclass(frozen=True)
 class Formula:
+    """A published figure: its label, the plain-language formula shown beside it (translated,
+    one msgid per formula) and the function that computes it, whose docstring states the same
+    rule for developers: change both together."""
+
     key: str
     label: Any
+    explanation: Any
     function: Callable[..., Any]
 
     @property
     def text(self) -> str:
+        return str(self.explanation)
+
+    @property
+    def docstring(self) -> str:
         """The function's docstring, without its reStructuredText markup."""
         doc = inspect.getdoc(self.function) or ""
         doc = re.sub(r":\w+:`~?([^`]+)`", lambda m: m.group(1).rsplit(".", 1)[-1], doc)
@@ -268,16 +277,108 @@ class Formula:
 FORMULAS: dict[str, Formula] = {
     f.key: f
     for f in (
-        Formula("response", _l("Response rate"), kpi.contact_response_rate),
-        Formula("accept", _l("Accepted in time"), kpi.response_rate),
-        Formula("on_time", _l("On-time rate"), kpi.on_time_rate),
-        Formula("resolution", _l("Resolution rate"), kpi.resolution_rate),
-        Formula("satisfaction", _l("Satisfaction rate"), kpi.satisfaction_rate),
-        Formula("return", _l("Return rate"), kpi.return_rate),
-        Formula("reopen", _l("Reopen rate"), kpi.reopen_rate),
-        Formula("overdue", _l("Overdue share"), overdue_share),
-        Formula("median_accept", _l("Median hours to accept"), median_hours),
-        Formula("median_resolve", _l("Median hours to resolve"), median_hours),
+        Formula(
+            "response",
+            _l("Response rate"),
+            _l(
+                "Response rate (accepted and contacted): the share of cases both accepted and "
+                "contacted within the response deadline. Denominator: cases that reached a "
+                "department and are due for a response (accepted and contacted, or past their "
+                "response deadline). Numerator: those whose first acceptance and first contact "
+                "with the resident both happened at or before the deadline. A case without a "
+                "deadline counts only once accepted and contacted, and then as on time."
+            ),
+            kpi.contact_response_rate,
+        ),
+        Formula(
+            "accept",
+            _l("Accepted in time"),
+            _l(
+                "Accepted in time: the share of cases accepted within the response deadline. "
+                "Denominator: cases that reached a department and are due for a response: "
+                "accepted, or past their response deadline (a case still inside its deadline "
+                "and not yet accepted is not counted either way). Numerator: those first "
+                "accepted at or before the deadline. A case without a deadline counts only once "
+                "accepted, and then as on time."
+            ),
+            kpi.response_rate,
+        ),
+        Formula(
+            "on_time",
+            _l("On-time rate"),
+            _l(
+                "On-time rate: the share of cases resolved by their resolution deadline. "
+                "Denominator: cases that reached a department and are due (resolved, or past "
+                "their deadline without a resolution). Numerator: those first resolved at or "
+                "before the deadline. A case without a deadline counts only once resolved, and "
+                "then as on time."
+            ),
+            kpi.on_time_rate,
+        ),
+        Formula(
+            "resolution",
+            _l("Resolution rate"),
+            _l(
+                "Resolution rate: of the cases whose resident answered the verdict question at "
+                "least once, the share whose latest answer was “resolved”. Rounds the resident "
+                "did not rate (timed out) are in neither count."
+            ),
+            kpi.resolution_rate,
+        ),
+        Formula(
+            "satisfaction",
+            _l("Satisfaction rate"),
+            _l(
+                "Satisfaction rate: of the cases whose latest answered verdict carries a score "
+                "from 1 to 5, the share scored 4 or 5 (satisfied or fairly satisfied)."
+            ),
+            kpi.satisfaction_rate,
+        ),
+        Formula(
+            "return",
+            _l("Return rate"),
+            _l(
+                "Return rate: of the cases that reached a department, the share returned to the "
+                "dispatch centre as “not ours” at least once."
+            ),
+            kpi.return_rate,
+        ),
+        Formula(
+            "reopen",
+            _l("Reopen rate"),
+            _l(
+                "Reopen rate: of the cases resolved at least once, the share reopened at least "
+                "once because the resident said the problem was not resolved."
+            ),
+            kpi.reopen_rate,
+        ),
+        Formula(
+            "overdue",
+            _l("Overdue share"),
+            _l(
+                "Overdue share (now): of the cases still open (in triage, assigned or being "
+                "handled), the share whose resolution deadline has already passed."
+            ),
+            overdue_share,
+        ),
+        Formula(
+            "median_accept",
+            _l("Median hours to accept"),
+            _l(
+                "Median hours to accept: the middle value of the hours from the start of each "
+                "assignment round to the department's acceptance in that round."
+            ),
+            median_hours,
+        ),
+        Formula(
+            "median_resolve",
+            _l("Median hours to resolve"),
+            _l(
+                "Median hours to resolve: the middle value of the hours from the start of each "
+                "assignment round to the resolution in that round."
+            ),
+            median_hours,
+        ),
     )
 }
 RATE_KEYS = ("response", "accept", "on_time", "resolution", "satisfaction", "return", "reopen")

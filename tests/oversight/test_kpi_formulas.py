@@ -156,6 +156,14 @@ def test_overdue_share_and_medians() -> None:
 
 
 def test_every_published_figure_has_its_formula_text() -> None:
+    from babel.support import Translations
+
+    from portal.config import PROJECT_ROOT
+
+    zh = Translations.load(str(PROJECT_ROOT / "locales"), ["zh_Hans_CN"])
     for key, formula in FORMULAS.items():
         assert len(formula.text) > 40, key
+        assert len(formula.docstring) > 40, key  # the function documents the same rule
+        translated = zh.gettext(formula.text)
+        assert translated != formula.text and "：" in translated, key  # published in Chinese too
     assert "accepted and contacted" in FORMULAS["response"].text

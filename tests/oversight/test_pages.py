@@ -119,7 +119,10 @@ def test_league_tables_rank_and_publish_formulas(client, history) -> None:  # ty
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert html.index("道路管理所") < html.index("照明管理所")  # lights reopened 1 of 1
-    assert "accepted and contacted" in html and "按期办结率" in html  # formulas beside figures
+    assert "accepted and contacted" in html  # formulas beside figures
+    assert "On-time rate: the share of cases resolved by their resolution deadline" in html
+    zh = client.get(f"/dashboard/departments?month={month}&lang=zh_Hans_CN").get_data(as_text=True)
+    assert "按期办结率：在办理时限内办结的案件所占比例" in zh and "resolution deadline" not in zh
     streets = client.get(f"/dashboard/streets?month={month}&format=csv")
     rows = list(csv.reader(io.StringIO(streets.get_data(as_text=True).lstrip("\ufeff"))))
     assert streets.mimetype == "text/csv" and rows[1][1] in {"东湖街道", "西山街道"}
