@@ -74,7 +74,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the privacy notice shown beside the consent box changes.
-PRIVACY_NOTICE_VERSION = "2026-11"
+PRIVACY_NOTICE_VERSION = "2026-11-29"  # proposals and their comments added to retention
 CONSENT_PURPOSE = "case_handling"
 MIN_TEXT_CHARS = 4
 MAX_ADDRESS_CHARS = 200
