@@ -2,7 +2,7 @@
 
 Revision ID: a3f6c2d8e114
 Revises: e7a3c9d1f5b2
-Create Date: 2026-11-30 10:00:00
+Create Date: 2026-11-29 16:20:00
 """
 
 from __future__ import annotations
