@@ -93,6 +93,13 @@ def _query_string(**overrides: Any) -> dict[str, Any]:
     return args
 
 
+def _public_cache_control() -> str:
+    """Browsers and proxies may keep public figures as long as the server's own cache does
+    (``STATS_CACHE_SECONDS``), at most :data:`CSV_MAX_AGE`; with the cache off, not at all."""
+    seconds = min(CSV_MAX_AGE, int(current_app.config.get("STATS_CACHE_SECONDS", 60) or 0))
+    return f"public, max-age={seconds}" if seconds > 0 else "no-cache"
+
+
 def _csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
     buffer = io.StringIO()
     buffer.write("\ufeff")  # BOM: spreadsheet programs then read the Chinese as UTF-8
@@ -102,7 +109,7 @@ def _csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[
         writer.writerow(["" if v is None else v for v in row])
     response = Response(buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = f"public, max-age={CSV_MAX_AGE}"
+    response.headers["Cache-Control"] = _public_cache_control()
     return response
 
 
@@ -292,7 +299,7 @@ def street_map() -> Response:
         legend=_("Cases"),
     )
     response = Response(svg, mimetype="image/svg+xml")
-    response.headers["Cache-Control"] = f"public, max-age={CSV_MAX_AGE}"
+    response.headers["Cache-Control"] = _public_cache_control()
     return response
 
 
@@ -312,7 +319,7 @@ def chart_figure(name: str) -> Response:
     else:
         figure = charts.bar_figure(title, {r[1]: r[4] for r in rows if r[2] != ""}, unit=" %")
     response = Response(json.dumps(figure, ensure_ascii=False), mimetype="application/json")
-    response.headers["Cache-Control"] = f"public, max-age={CSV_MAX_AGE}"
+    response.headers["Cache-Control"] = _public_cache_control()
     return response
 
 
@@ -423,7 +430,7 @@ def _export(fmt: str) -> Response:
         pages = max(1, math.ceil(total / per_page))
         body = {"items": rows, "page": page, "per_page": per_page, "total": total, "pages": pages}
         response = Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
-        response.headers["Cache-Control"] = f"public, max-age={CSV_MAX_AGE}"
+        response.headers["Cache-Control"] = _public_cache_control()
     response.headers["Link"] = _page_links(endpoint, page, per_page, total)
     response.headers["X-Total-Count"] = str(total)
     return response

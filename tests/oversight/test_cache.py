@@ -202,6 +202,9 @@ def test_pages_reuse_figures_within_the_ttl(app, client, session, recent, clock)
     clock.advance(59)
     assert status_counts(client)["Waiting for dispatch"] == 1  # the cached figure
     assert cache.hits == 1
+    for url in ("/dashboard/data/status.csv", "/dashboard/chart/status.json", "/dashboard/map.svg"):
+        # browsers and proxies keep a figure no longer than the server does
+        assert client.get(url).headers["Cache-Control"] == "public, max-age=60", url
     clock.advance(1)
     counts = status_counts(client)  # the time limit has passed: computed again
     assert counts["Waiting for dispatch"] == 0 and counts["Closed"] == 1
@@ -298,5 +301,7 @@ def test_zero_seconds_serves_fresh_figures(session, db_url, model_dir, tmp_path,
         assert status_counts(client)["Waiting for dispatch"] == 1
         close_triage_case_unseen(session)
         assert status_counts(client)["Waiting for dispatch"] == 0
+        # browsers must not keep what the server does not
+        assert client.get("/dashboard/data/status.csv").headers["Cache-Control"] == "no-cache"
     finally:
         fresh.extensions["db"].dispose()
