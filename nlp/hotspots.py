@@ -6,7 +6,10 @@ A pure library over plain :class:`Record` values (no web framework, no database)
 * :func:`detect_surges` compares each (area, category)'s count in a recent window with its own
   trailing baseline: the count must reach ``min_count`` and exceed the Poisson upper bound of
   the baseline rate (``1 - alpha`` quantile; the baseline gets half a message of prior so a
-  cell that was silent still has a finite, small rate).
+  cell that was silent still has a finite, small rate). The baseline is adjusted for the day of
+  the week (hotlines hear more on Mondays than on Sundays): the weekly profile is estimated from
+  all messages of the baseline pooled, shrunk towards flat, so an ordinary Monday is not a
+  surge and a real one on a Sunday is not missed.
 * :func:`find_clusters` links messages whose character 2–3-gram TF-IDF vectors have cosine
   similarity ``>= threshold``, that lie within ``window_days`` of each other and (when both
   have coordinates) within ``radius_m``. Only messages within the time window are compared
@@ -23,7 +26,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 DAY_SECONDS = 86_400.0
@@ -91,6 +94,42 @@ def poisson_upper_bound(rate: float, alpha: float) -> int:
     return int(poisson.ppf(1.0 - alpha, max(rate, 1e-9)))
 
 
+WEEKLY_PSEUDO_COUNT = 20.0
+"""Shrinks the day-of-week factors towards 1: a weekday's own level counts only once it has
+well over this many messages (all areas and categories together) in the baseline."""
+WEEKLY_MIN_DAYS = 14.0
+"""A weekly profile needs at least two weeks of baseline; shorter baselines stay flat."""
+
+
+def weekday_exposure(start: datetime, end: datetime, tz: tzinfo = UTC) -> list[float]:
+    """How many days of ``[start, end)`` fall on each weekday (Monday first) in ``tz``
+    (wall-clock days: exact for zones without daylight saving, such as China's)."""
+    out = [0.0] * 7
+    t, end = _aware(start).astimezone(tz), _aware(end).astimezone(tz)
+    while t < end:
+        midnight = (t + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        stop = min(midnight, end)
+        out[t.weekday()] += (stop - t).total_seconds() / DAY_SECONDS
+        t = stop
+    return out
+
+
+def weekday_factors(
+    counts: Sequence[float], exposure: Sequence[float], pseudo: float = WEEKLY_PSEUDO_COUNT
+) -> list[float]:
+    """Each weekday's message rate relative to the average day: ``(n_d + m) / (E_d + m)``,
+    where ``E_d`` is what a flat week would give that weekday and ``m`` the pseudo-count.
+    All 1 when the baseline is shorter than :data:`WEEKLY_MIN_DAYS` or empty."""
+    days, total = sum(exposure), sum(counts)
+    if days < WEEKLY_MIN_DAYS or total <= 0:
+        return [1.0] * 7
+    mean = total / days
+    return [
+        (counts[d] + pseudo) / (mean * exposure[d] + pseudo) if exposure[d] > 0 else 1.0
+        for d in range(7)
+    ]
+
+
 def detect_surges(
     records: Iterable[Record],
     *,
@@ -100,10 +139,16 @@ def detect_surges(
     min_count: int = 5,
     alpha: float = 0.001,
     prior: float = 0.5,
+    weekly: bool = True,
+    tz: tzinfo = UTC,
 ) -> list[Surge]:
     """(area, category) cells whose count in ``[now - recent_days, now)`` is at least
     ``min_count`` and above the Poisson ``1 - alpha`` bound of their trailing baseline
-    ``[now - recent_days - baseline_days, now - recent_days)``. Strongest first."""
+    ``[now - recent_days - baseline_days, now - recent_days)``. Strongest first.
+
+    With ``weekly`` the expected count is the cell's baseline rate per *weighted* day times
+    the weighted length of the recent window, each day weighted by its weekday's factor
+    (:func:`weekday_factors`, weekdays in ``tz``, the jurisdiction's time zone)."""
     if recent_days <= 0 or baseline_days <= 0:
         raise ValueError("recent_days and baseline_days must be positive")
     now = _aware(now)
@@ -111,6 +156,7 @@ def detect_surges(
     baseline_start = recent_start - timedelta(days=baseline_days)
     recent: dict[tuple[str | None, str | None], list[Any]] = {}
     baseline: Counter[tuple[str | None, str | None]] = Counter()
+    by_weekday = [0.0] * 7
     for r in records:
         t = _aware(r.time)
         key = (r.area, r.category)
@@ -118,12 +164,24 @@ def detect_surges(
             recent.setdefault(key, []).append(r.id)
         elif baseline_start <= t < recent_start:
             baseline[key] += 1
+            by_weekday[t.astimezone(tz).weekday()] += 1
+    factors = [1.0] * 7
+    if weekly:
+        factors = weekday_factors(by_weekday, weekday_exposure(baseline_start, recent_start, tz))
+    if factors == [1.0] * 7:
+        scale = recent_days / baseline_days
+    else:
+        base = weekday_exposure(baseline_start, recent_start, tz)
+        window = weekday_exposure(recent_start, now, tz)
+        scale = sum(w * f for w, f in zip(window, factors, strict=True)) / sum(
+            b * f for b, f in zip(base, factors, strict=True)
+        )
     surges: list[Surge] = []
     for key, ids in recent.items():
         count = len(ids)
         if count < min_count:
             continue
-        expected = (baseline[key] + prior) / baseline_days * recent_days
+        expected = (baseline[key] + prior) * scale
         bound = poisson_upper_bound(expected, alpha)
         if count > bound:
             surges.append(

@@ -30,6 +30,7 @@ from portal.errors import NotFound, ValidationError
 from portal.hotspots.models import KINDS, OPEN_STATUSES, STATUSES, HotspotAlert
 from portal.jurisdiction.models import Area
 from portal.jurisdiction.services import get_setting
+from portal.oversight.dp import LOCAL_TZ
 
 MAX_CASES = 20_000  # the most recent cases read per run
 CLUSTER_RADIUS_M = 1_000.0
@@ -150,6 +151,7 @@ def detect_hotspots(session: Session, *, now: datetime | None = None) -> Detecti
         recent_days=surge_days,
         baseline_days=baseline_days,
         min_count=int(get_setting(session, "hotspot_surge_min_count")),
+        tz=LOCAL_TZ,  # weekdays as residents live them (the weekly profile of the baseline)
     )
     ongoing = _recent_alerts(session, "surge", now - window)
     for s in surges:

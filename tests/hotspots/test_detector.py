@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from nlp.corpus import seed_examples
-from nlp.hotspots import Record, detect_surges, find_clusters, parse_time
+from nlp.hotspots import (
+    Record,
+    detect_surges,
+    find_clusters,
+    parse_time,
+    weekday_exposure,
+    weekday_factors,
+)
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -121,3 +129,64 @@ def test_times_in_the_formats_of_message_exports() -> None:
     assert parse_time("2019/2/28 11:25:05") == datetime(2019, 2, 28, 11, 25, 5, tzinfo=UTC)
     assert parse_time("2017-06-08 17:31:20").year == 2017
     assert parse_time("2019-01-07T08:00:00+08:00").hour == 8
+
+
+# --- the weekly profile ----------------------------------------------------------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def test_weekday_exposure_counts_local_days() -> None:
+    start = datetime(2026, 11, 2, 0, 0, tzinfo=SHANGHAI)  # a Monday
+    assert weekday_exposure(start, start + timedelta(days=28), SHANGHAI) == [4.0] * 7
+    half = weekday_exposure(
+        start + timedelta(hours=12), start + timedelta(days=1, hours=6), SHANGHAI
+    )
+    assert half == [0.5, 0.25, 0, 0, 0, 0, 0]
+    # the same instant is still Sunday in UTC: the zone decides the weekday
+    assert weekday_exposure(start, start + timedelta(hours=1), UTC)[6] == 1 / 24
+
+
+def test_weekday_factors_shrink_towards_flat() -> None:
+    assert weekday_factors([0] * 7, [4.0] * 7) == [1.0] * 7
+    assert weekday_factors([10, 1, 1, 1, 1, 1, 1], [1.0] * 7) == [1.0] * 7  # under two weeks
+    big = weekday_factors([400, 100, 100, 100, 100, 100, 100], [4.0] * 7)
+    small = weekday_factors([40, 10, 10, 10, 10, 10, 10], [4.0] * 7)
+    assert big[0] > small[0] > 1.0 > small[1] > big[1]
+
+
+def _weekly(cells: int, monday: int, other: int, weeks: int, end: datetime) -> list[Record]:
+    """``cells`` areas with ``monday`` messages on each Monday and ``other`` on other days."""
+    out: list[Record] = []
+    for c in range(cells):
+        for day in range(weeks * 7):
+            start = end - timedelta(days=weeks * 7 - day)
+            n = monday if start.weekday() == 0 else other
+            for m in range(n):
+                t = start + timedelta(hours=1 + m * 22 / n)
+                out.append(Record(id=len(out) + c * 10_000, text="x", time=t, area=f"a{c}"))
+    return out
+
+
+def test_an_ordinary_monday_is_not_a_surge_but_a_busy_sunday_is() -> None:
+    monday = datetime(2026, 11, 30, 0, 0, tzinfo=SHANGHAI)
+    history = _weekly(20, monday=8, other=1, weeks=4, end=monday)
+    now = monday + timedelta(days=1)
+    ordinary = [Record(id=f"m{i}", text="x", time=monday + timedelta(hours=i + 1), area="a0")
+                for i in range(9)]  # fmt: skip
+    assert detect_surges(history + ordinary, now=now, weekly=False, tz=SHANGHAI)  # flat: alarm
+    assert detect_surges(history + ordinary, now=now, tz=SHANGHAI) == []
+    busy = [Record(id=f"b{i}", text="x", time=monday + timedelta(hours=i / 2), area="a1")
+            for i in range(25)]  # fmt: skip
+    assert [s.area for s in detect_surges(history + ordinary + busy, now=now, tz=SHANGHAI)] == [
+        "a1"
+    ]
+    sunday = monday - timedelta(days=1)
+    history = _weekly(20, monday=8, other=1, weeks=4, end=sunday)
+    quiet_day_burst = [
+        Record(id=f"s{i}", text="x", time=sunday + timedelta(hours=i + 1), area="a2")
+        for i in range(7)
+    ]
+    events = history + quiet_day_burst
+    assert detect_surges(events, now=monday, weekly=False, tz=SHANGHAI) == []
+    assert [s.area for s in detect_surges(events, now=monday, tz=SHANGHAI)] == ["a2"]
