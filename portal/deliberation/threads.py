@@ -38,7 +38,7 @@ from portal.deliberation.models import (
 from portal.deliberation.participation import require_participation
 from portal.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from portal.jurisdiction.services import get_setting
-from portal.privacy.models import ProposalRetentionMark
+from portal.privacy.models import ProposalRetentionMark, RetentionMark
 
 MIN_COMMENT_CHARS = 2
 MAX_COMMENT_CHARS = 2000
@@ -132,18 +132,40 @@ def thread_retained(session: Session, proposal_id: int) -> bool:
     return mark is not None
 
 
-def _refuse_retained_thread(session: Session, proposal_id: int) -> None:
-    """Refuse a comment or an edit in a thread retention has processed. The proposal row is
-    key-share locked first (PostgreSQL): a retention step running on it holds ``FOR UPDATE``, so
-    this waits for its commit and then sees its mark; a step starting later waits for this
-    transaction and masks what it wrote. Supports (``FOR NO KEY UPDATE``) are not blocked."""
-    session.execute(
-        select(Proposal.id)
-        .where(Proposal.id == proposal_id)
-        .with_for_update(read=True, key_share=True)
+def case_thread_retained(session: Session, case_id: int) -> bool:
+    """True once retention masked the comments of a closed case's thread (the ``comments`` step,
+    :mod:`portal.privacy.retention`): the thread is closed for good, as for proposals."""
+    mark = session.scalar(
+        select(RetentionMark.id).where(
+            RetentionMark.case_id == case_id, RetentionMark.data_class == "comments"
+        )
     )
-    if thread_retained(session, proposal_id):
-        raise InvalidTransition(_("This proposal is closed for comments."), code="thread_closed")
+    return mark is not None
+
+
+def _refuse_retained_thread(
+    session: Session, *, proposal_id: int | None = None, case_id: int | None = None
+) -> None:
+    """Refuse a comment or an edit in a thread retention has processed. The proposal (case) row
+    is key-share locked first (PostgreSQL): a retention step running on it holds ``FOR UPDATE``,
+    so this waits for its commit and then sees its mark; a step starting later waits for this
+    transaction and masks what it wrote. Supports (``FOR NO KEY UPDATE``) are not blocked."""
+    if proposal_id is not None:
+        session.execute(
+            select(Proposal.id)
+            .where(Proposal.id == proposal_id)
+            .with_for_update(read=True, key_share=True)
+        )
+        if thread_retained(session, proposal_id):
+            raise InvalidTransition(
+                _("This proposal is closed for comments."), code="thread_closed"
+            )
+    elif case_id is not None:
+        session.execute(
+            select(Case.id).where(Case.id == case_id).with_for_update(read=True, key_share=True)
+        )
+        if case_thread_retained(session, case_id):
+            raise InvalidTransition(_("This case is closed for comments."), code="thread_closed")
 
 
 def _target_open(
@@ -156,10 +178,11 @@ def _target_open(
             raise InvalidTransition(
                 _("This proposal is closed for comments."), code="thread_closed"
             )
-        _refuse_retained_thread(session, proposal.id)
+        _refuse_retained_thread(session, proposal_id=proposal.id)
     elif case is not None:
         if not permissions.is_public_case(case) or not permissions.can_view_case(user, case):
             raise NotFound(_("No such case."))
+        _refuse_retained_thread(session, case_id=case.id)
     else:
         raise ValueError("a comment needs a proposal or a case")
 
@@ -238,8 +261,7 @@ def edit_comment(
     if stance is not None and stance not in STANCES:
         raise ValidationError(_("Choose for, neutral or against."), field="stance")
     text = _clean_body(body)
-    if comment.proposal_id is not None:
-        _refuse_retained_thread(session, comment.proposal_id)
+    _refuse_retained_thread(session, proposal_id=comment.proposal_id, case_id=comment.case_id)
     comment.body = text
     if stance is not None:
         comment.stance = stance

@@ -159,7 +159,8 @@ def retention_run() -> None:
     steps = ", ".join(f"{name} {count}" for name, count in summary.steps.items())
     proposal_steps = ", ".join(f"{name} {count}" for name, count in summary.proposal_steps.items())
     click.echo(
-        f"retention run #{summary.run_id}: {summary.cases} cases anonymised ({steps}); "
+        f"retention run #{summary.run_id}: {summary.cases} cases anonymised ({steps}; "
+        f"{summary.case_comments_masked} comments masked); "
         f"{summary.proposals} proposals anonymised ({proposal_steps}; "
         f"{summary.comments_masked} comments masked)"
         + (f"; {summary.conflicts} busy, retried next run" if summary.conflicts else "")

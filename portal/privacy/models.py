@@ -28,7 +28,8 @@ class RetentionMark(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    data_class: Mapped[str] = mapped_column(String(20))  # contacts | raw_text | coordinates
+    #: contacts | raw_text | coordinates | comments (the case's thread masked and closed)
+    data_class: Mapped[str] = mapped_column(String(20))
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     run_id: Mapped[int | None] = mapped_column(Integer)  # the audit entry of the run that did it
 

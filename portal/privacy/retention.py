@@ -6,7 +6,13 @@ Data classes and their rules for cases (days after the case was closed; jurisdic
 - ``contacts`` (``retention_contact_days``): the contact row (name, phone) is deleted;
 - ``raw_text`` (``retention_raw_text_days``): the raw text is replaced by the masked text and the
   exact address erased;
-- ``coordinates`` (``retention_coordinates_days``): the point is rounded to about 100 m.
+- ``coordinates`` (``retention_coordinates_days``): the point is rounded to about 100 m;
+- ``comments`` (``retention_raw_text_days``, like the raw text): every comment of the case's
+  public thread (replies, hidden and deleted ones included) is replaced by its ``nlp.mask_pii``
+  text and the thread is closed for comments and edits
+  (:func:`portal.deliberation.threads.case_thread_retained`). A step of its own, with a mark of
+  its own, so that cases whose raw text an earlier run (before the step existed) already
+  processed are reached too.
 
 Proposals, from the moment they are finished (done, answered with a rejection, withdrawn or
 archived: the time of the event that gave them that status), with the same periods:
@@ -55,6 +61,7 @@ DATA_CLASSES: dict[str, str] = {
     "contacts": "retention_contact_days",
     "raw_text": "retention_raw_text_days",
     "coordinates": "retention_coordinates_days",
+    "comments": "retention_raw_text_days",
 }
 #: The data classes that apply to proposals (same settings, counted from the finish).
 PROPOSAL_DATA_CLASSES: tuple[str, ...] = ("raw_text", "coordinates")
@@ -74,6 +81,8 @@ class RetentionSummary:
     cases: int = 0
     steps: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DATA_CLASSES, 0))
     conflicts: int = 0
+    #: Comments whose text changed when their case's ``comments`` step was applied.
+    case_comments_masked: int = 0
     proposals: int = 0
     proposal_steps: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(PROPOSAL_DATA_CLASSES, 0)
@@ -86,6 +95,7 @@ class RetentionSummary:
             "cases": self.cases,
             "steps": dict(self.steps),
             "conflicts": self.conflicts,
+            "case_comments_masked": self.case_comments_masked,
             "proposals": self.proposals,
             "proposal_steps": dict(self.proposal_steps),
             "comments_masked": self.comments_masked,
@@ -114,16 +124,30 @@ def eligible_case_ids(session: Session, cutoffs: dict[str, datetime]) -> list[in
     return sorted(ids)
 
 
+def _mask_comments(session: Session, thread: Any) -> int:
+    """Replace every comment of a thread (``Comment.case_id == …`` or ``Comment.proposal_id ==
+    …``; replies, hidden and deleted ones included) by its masked text; the number that changed."""
+    changed = 0
+    for comment in session.scalars(select(Comment).where(thread).order_by(Comment.id)):
+        masked = nlp.mask_pii(comment.body).text if comment.body else comment.body
+        if masked != comment.body:
+            comment.body = masked
+            changed += 1
+    return changed
+
+
 def _apply_steps(
     session: Session, case: Case, cutoffs: dict[str, datetime], run_id: int
-) -> list[str]:
-    """Apply every step due for ``case`` (re-checked inside this transaction); flush, no commit."""
+) -> tuple[list[str], int]:
+    """Apply every step due for ``case`` (re-checked inside this transaction): the steps applied
+    and the number of comments masked. Flush, no commit."""
     done = set(
         session.scalars(select(RetentionMark.data_class).where(RetentionMark.case_id == case.id))
     )
     applied: list[str] = []
+    comments = 0
     if case.status != CLOSED or case.closed_at is None:
-        return applied
+        return applied, comments
     for data_class, cutoff in cutoffs.items():
         if data_class in done or case.closed_at > cutoff:
             continue
@@ -136,10 +160,12 @@ def _apply_steps(
             case.address_text = None
         elif data_class == "coordinates":
             case.lat, case.lon = round_coordinate(case.lat), round_coordinate(case.lon)
+        elif data_class == "comments":
+            comments = _mask_comments(session, Comment.case_id == case.id)
         session.add(RetentionMark(case_id=case.id, data_class=data_class, run_id=run_id))
         applied.append(data_class)
     session.flush()
-    return applied
+    return applied, comments
 
 
 # --- proposals ----------------------------------------------------------------------------------
@@ -186,20 +212,6 @@ def eligible_proposal_ids(session: Session, cutoffs: dict[str, datetime]) -> lis
     return sorted(ids)
 
 
-def _mask_comments(session: Session, proposal_id: int) -> int:
-    """Replace every comment of the thread by its masked text; the number that changed."""
-    changed = 0
-    comments = session.scalars(
-        select(Comment).where(Comment.proposal_id == proposal_id).order_by(Comment.id)
-    )
-    for comment in comments:
-        masked = nlp.mask_pii(comment.body).text if comment.body else comment.body
-        if masked != comment.body:
-            comment.body = masked
-            changed += 1
-    return changed
-
-
 def _apply_proposal_steps(
     session: Session, proposal: Proposal, cutoffs: dict[str, datetime], run_id: int
 ) -> tuple[list[str], int]:
@@ -228,7 +240,7 @@ def _apply_proposal_steps(
             continue
         if data_class == "raw_text":
             proposal.body_raw = proposal.body_masked
-            comments = _mask_comments(session, proposal.id)
+            comments = _mask_comments(session, Comment.proposal_id == proposal.id)
         elif data_class == "coordinates":
             proposal.lat = round_coordinate(proposal.lat)
             proposal.lon = round_coordinate(proposal.lon)
@@ -279,16 +291,19 @@ def run_retention(
         with session_factory() as session:
             try:
                 case = session.scalar(select(Case).where(Case.id == case_id).with_for_update())
-                applied = _apply_steps(session, case, cutoffs, run_id) if case else []
+                applied, comments = (
+                    _apply_steps(session, case, cutoffs, run_id) if case else ([], 0)
+                )
                 if crash_after is not None and summary.cases >= int(crash_after):
                     os.kill(os.getpid(), signal.SIGKILL)  # mid-transaction, before the commit
                 session.commit()
             except StaleDataError:  # a clerk changed the case meanwhile: next run
                 session.rollback()
                 summary.conflicts += 1
-                applied = []
+                applied, comments = [], 0
         if applied:
             summary.cases += 1
+            summary.case_comments_masked += comments
             for data_class in applied:
                 summary.steps[data_class] += 1
         if on_case:

@@ -64,7 +64,7 @@ def case_states(session: Session) -> dict[str, str]:
             case.text_raw == MASKED and case.address_text is None,
             (case.lat, case.lon) == (28.222, 112.86),
         )
-        if marks == {"contacts", "raw_text", "coordinates"} and all(done):
+        if marks == {"contacts", "raw_text", "coordinates", "comments"} and all(done):
             states[case.tracking_number] = "done"
         elif not marks and not any(done):
             states[case.tracking_number] = "untouched"
@@ -79,7 +79,8 @@ def test_retention_rules_and_idempotence(app, session) -> None:  # type: ignore[
     add_closed_cases(session, 1, closed_days_ago=10, prefix="NEW")
     factory = app.extensions["db"].session_factory
     summary = run_retention(factory)
-    assert summary.cases == 5 and summary.steps == {"contacts": 5, "raw_text": 3, "coordinates": 3}
+    assert summary.cases == 5
+    assert summary.steps == {"contacts": 5, "raw_text": 3, "coordinates": 3, "comments": 3}
     session.expire_all()
     mid = session.scalar(select(Case).where(Case.tracking_number == "MID-0"))
     assert mid.contact is None and mid.text_raw == RAW and mid.lat == LAT
