@@ -523,6 +523,7 @@ def _personal_data_schemas() -> dict[str, Any]:
                 "identities": count,
                 "proposals": count,
                 "verdict_comments": count,
+                "comments": count,
             }
         ),
     }

@@ -73,8 +73,9 @@ __all__ = [
     "submit_case",
 ]
 
-#: Bumped whenever the privacy notice shown beside the consent box changes.
-PRIVACY_NOTICE_VERSION = "2026-11-29"  # proposals and their comments added to retention
+#: Bumped whenever the privacy notice shown beside the consent box changes (stored with each
+#: consent, String(20); a second change on one day gets a ``.2`` suffix).
+PRIVACY_NOTICE_VERSION = "2026-11-29.2"  # case-page comments: retention and account erasure
 CONSENT_PURPOSE = "case_handling"
 MIN_TEXT_CHARS = 4
 MAX_ADDRESS_CHARS = 200

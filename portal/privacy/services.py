@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
+import nlp
 from portal import permissions
 from portal.accounts.models import ChannelIdentity, Role, User
 from portal.api.models import LinkCode
@@ -267,6 +268,8 @@ class ErasureReport:
     identities: int
     proposals: int
     verdict_comments: int
+    #: The resident's comments on case and proposal threads, their text masked.
+    comments: int
 
 
 def check_erasure_request(user: User, *, password: str | None, confirmation: str) -> None:
@@ -293,7 +296,11 @@ def erase_account(
 
     Kept: the (masked) public texts of cases and proposals, ratings, counts and the timeline, so
     that statistics and other residents' "me too" stay true; the account row stays as an inactive
-    tombstone without name, e-mail, password or identities. Audited as ``account_erased``.
+    tombstone without name, e-mail, password or identities. The resident's comments on case and
+    proposal threads (hidden and deleted ones included) keep their place in the thread, stance and
+    likes, so replies still make sense, with their text replaced by its ``nlp.mask_pii`` text;
+    like cases and proposals they stay linked to the tombstone, which shows as
+    :data:`ERASED_DISPLAY_NAME`. Audited as ``account_erased``.
     """
     cases = session.scalars(select(Case).where(Case.submitter_id == user.id)).all()
     contacts = 0
@@ -315,6 +322,10 @@ def erase_account(
     ).all()
     for verdict in verdicts:
         verdict.comment = None
+    comments = session.scalars(select(Comment).where(Comment.author_id == user.id)).all()
+    for comment in comments:
+        if comment.body:
+            comment.body = nlp.mask_pii(comment.body).text
     identities = session.execute(
         delete(ChannelIdentity).where(ChannelIdentity.user_id == user.id)
     ).rowcount
@@ -335,6 +346,7 @@ def erase_account(
         identities=int(identities or 0),
         proposals=len(proposals),
         verdict_comments=len(verdicts),
+        comments=len(comments),
     )
     record_audit(
         session,
