@@ -61,7 +61,9 @@ class Case(Base):
     triage_reason: Mapped[str | None] = mapped_column(String(40))  # low_confidence, no_rule, returned
     # Deadlines and milestones (UTC).
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True  # the dashboards' watermark
+    )
     respond_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

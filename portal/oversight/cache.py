@@ -171,7 +171,7 @@ class Watermark:
 
 
 def data_watermark(session: Session) -> Watermark:
-    """The watermark in one query (a count and an unindexed ``max`` over ``cases``, index-only
+    """The watermark in one query (a count and an indexed ``max`` over ``cases``, index-only
     ``max(id)`` over the three append-only tables)."""
     row = session.execute(
         select(
