@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask_babel import gettext as _
@@ -62,7 +62,7 @@ def _check_code(value: str, *, max_length: int) -> str:
     return value
 
 
-def _check_name(value: str, *, field: str = "name", max_length: int = 80) -> str:
+def _required_text(value: str, *, field: str = "name", max_length: int = 80) -> str:
     value = (value or "").strip()
     if not value:
         raise ValidationError(_("This field is required."), field=field)
@@ -74,6 +74,14 @@ def _check_name(value: str, *, field: str = "name", max_length: int = 80) -> str
 def _optional(value: str | None) -> str | None:
     value = (value or "").strip()
     return value or None
+
+
+def _english_name(value: str | None) -> str | None:
+    """The optional English name of a department or category (at most 120 characters)."""
+    value = _optional(value)
+    if value and len(value) > 120:
+        raise ValidationError(_("At most %(n)d characters.", n=120), field="name_en")
+    return value
 
 
 def _unique_code(session: Session, model: Any, code: str, current: Any) -> None:
@@ -91,24 +99,36 @@ def _by_code(session: Session, model: Any, code: str | None, field: str) -> Any:
     return obj
 
 
+@dataclass(frozen=True)
+class AuditedKind:
+    """A kind of row the admin pages create and edit: its name in the audit trail (the target
+    type, and the actions ``<name>_created`` / ``<name>_updated``), model and audit snapshot."""
+
+    name: str
+    model: type[Any]
+    snapshot: Callable[[Any], dict[str, Any]]
+
+
 def _save(
     session: Session,
+    kind: AuditedKind,
+    current: Any,
+    apply: Callable[[Any], None],
     *,
     actor: User,
-    obj: Any,
-    created: bool,
-    kind: str,
-    snapshot: Callable[[Any], dict[str, Any]],
-    apply: Callable[[], None],
     ip: str | None,
 ) -> Any:
-    """Apply the change and audit it as ``<kind>_created`` / ``<kind>_updated`` (changed fields)."""
-    before = {} if created else to_json_value(snapshot(obj))
-    apply()
+    """Create a row of ``kind`` (``current`` is None) or edit ``current``: ``apply`` sets its
+    fields. Audited as ``<kind>_created`` (every field) or ``<kind>_updated`` (the changed
+    fields; no entry when nothing changed)."""
+    created = current is None
+    obj = kind.model() if created else current
+    before = {} if created else to_json_value(kind.snapshot(obj))
+    apply(obj)
     if created:
         session.add(obj)
     session.flush()
-    after = to_json_value(snapshot(obj))
+    after = to_json_value(kind.snapshot(obj))
     if created:
         old, new = None, after
     else:
@@ -118,8 +138,8 @@ def _save(
     record_audit(
         session,
         actor=actor,
-        action=f"{kind}_{'created' if created else 'updated'}",
-        target_type=kind,
+        action=f"{kind.name}_{'created' if created else 'updated'}",
+        target_type=kind.name,
         target_id=obj.id,
         before=old,
         after=new,
@@ -142,6 +162,9 @@ def department_snapshot(department: Department) -> dict[str, Any]:
     }
 
 
+DEPARTMENT = AuditedKind("department", Department, department_snapshot)
+
+
 def save_department(
     session: Session,
     *,
@@ -158,29 +181,16 @@ def save_department(
     """Create (``department=None``) or edit a department; ``active=False`` deactivates it (its
     routing rules stop matching, so its categories go to triage until re-routed)."""
     code = _check_code(code, max_length=40)
-    name = _check_name(name)
-    name_en = _optional(name_en)
-    if name_en and len(name_en) > 120:
-        raise ValidationError(_("At most %(n)d characters.", n=120), field="name_en")
+    name = _required_text(name)
+    name_en = _english_name(name_en)
     area = _by_code(session, Area, area_code, "area_code")
-    created = department is None
-    target = department if department is not None else Department()
-    _unique_code(session, Department, code, target)
+    _unique_code(session, Department, code, department)
 
-    def apply() -> None:
+    def apply(target: Department) -> None:
         target.code, target.name, target.name_en = code, name, name_en
         target.description, target.area, target.active = _optional(description), area, active
 
-    return _save(
-        session,
-        actor=actor,
-        obj=target,
-        created=created,
-        kind="department",
-        snapshot=department_snapshot,
-        apply=apply,
-        ip=ip,
-    )
+    return _save(session, DEPARTMENT, department, apply, actor=actor, ip=ip)
 
 
 # --- areas ----------------------------------------------------------------------------------
@@ -200,6 +210,9 @@ def area_snapshot(area: Area) -> dict[str, Any]:
     }
 
 
+AREA = AuditedKind("area", Area, area_snapshot)
+
+
 def save_area(
     session: Session,
     *,
@@ -216,7 +229,7 @@ def save_area(
     """Create or edit a district, street or community (a street's parent is the district, a
     community's a street)."""
     code = _check_code(code, max_length=40)
-    name = _check_name(name)
+    name = _required_text(name)
     if level not in AREA_LEVELS:
         raise ValidationError(_("Please choose a level."), field="level")
     parent = _by_code(session, Area, parent_code, "parent_code")
@@ -240,24 +253,13 @@ def save_area(
         raise ValidationError(_("A latitude is between -90 and 90."), field="centroid_lat")
     if centroid_lon is not None and not -180 <= centroid_lon <= 180:
         raise ValidationError(_("A longitude is between -180 and 180."), field="centroid_lon")
-    created = area is None
-    target = area if area is not None else Area()
-    _unique_code(session, Area, code, target)
+    _unique_code(session, Area, code, area)
 
-    def apply() -> None:
+    def apply(target: Area) -> None:
         target.code, target.name, target.level, target.parent = code, name, level, parent
         target.centroid_lat, target.centroid_lon = centroid_lat, centroid_lon
 
-    return _save(
-        session,
-        actor=actor,
-        obj=target,
-        created=created,
-        kind="area",
-        snapshot=area_snapshot,
-        apply=apply,
-        ip=ip,
-    )
+    return _save(session, AREA, area, apply, actor=actor, ip=ip)
 
 
 # --- categories -----------------------------------------------------------------------------
@@ -274,6 +276,9 @@ def category_snapshot(category: Category) -> dict[str, Any]:
         "default_priority": category.default_priority,
         "active": category.active,
     }
+
+
+CATEGORY = AuditedKind("category", Category, category_snapshot)
 
 
 def parse_keywords(text: str | None) -> list[str]:
@@ -309,10 +314,8 @@ def save_category(
 ) -> Category:
     """Create or edit a group (no parent) or a category (its parent is a group)."""
     code = _check_code(code, max_length=20)
-    name = _check_name(name)
-    name_en = _optional(name_en)
-    if name_en and len(name_en) > 120:
-        raise ValidationError(_("At most %(n)d characters.", n=120), field="name_en")
+    name = _required_text(name)
+    name_en = _english_name(name_en)
     if default_priority not in PRIORITIES:
         raise ValidationError(_("Please choose a priority."), field="default_priority")
     parent = _by_code(session, Category, parent_code, "parent_code")
@@ -324,26 +327,15 @@ def save_category(
                 _("This group has categories: it cannot be moved under another group."),
                 field="parent_code",
             )
-    created = category is None
-    target = category if category is not None else Category()
-    _unique_code(session, Category, code, target)
+    _unique_code(session, Category, code, category)
     keyword_list = list(keywords)
 
-    def apply() -> None:
+    def apply(target: Category) -> None:
         target.code, target.name, target.name_en, target.parent = code, name, name_en, parent
         target.description, target.keywords = _optional(description), keyword_list
         target.default_priority, target.active = default_priority, active
 
-    return _save(
-        session,
-        actor=actor,
-        obj=target,
-        created=created,
-        kind="category",
-        snapshot=category_snapshot,
-        apply=apply,
-        ip=ip,
-    )
+    return _save(session, CATEGORY, category, apply, actor=actor, ip=ip)
 
 
 # --- SLA profiles ---------------------------------------------------------------------------
@@ -356,6 +348,9 @@ def sla_snapshot(profile: SlaProfile) -> dict[str, Any]:
         "respond_hours": profile.respond_hours,
         "resolve_hours": profile.resolve_hours,
     }
+
+
+SLA_PROFILE = AuditedKind("sla_profile", SlaProfile, sla_snapshot)
 
 
 def save_sla_profile(
@@ -371,7 +366,7 @@ def save_sla_profile(
 ) -> SlaProfile:
     """Create or edit an SLA profile; new cases get due dates from the new hours."""
     code = _check_code(code, max_length=20)
-    name = _check_name(name)
+    name = _required_text(name)
     for field, hours in (("respond_hours", respond_hours), ("resolve_hours", resolve_hours)):
         if not isinstance(hours, int) or not 1 <= hours <= MAX_SLA_HOURS:
             raise ValidationError(
@@ -382,24 +377,13 @@ def save_sla_profile(
             _("The time to respond cannot be longer than the time to resolve."),
             field="respond_hours",
         )
-    created = profile is None
-    target = profile if profile is not None else SlaProfile()
-    _unique_code(session, SlaProfile, code, target)
+    _unique_code(session, SlaProfile, code, profile)
 
-    def apply() -> None:
+    def apply(target: SlaProfile) -> None:
         target.code, target.name = code, name
         target.respond_hours, target.resolve_hours = respond_hours, resolve_hours
 
-    return _save(
-        session,
-        actor=actor,
-        obj=target,
-        created=created,
-        kind="sla_profile",
-        snapshot=sla_snapshot,
-        apply=apply,
-        ip=ip,
-    )
+    return _save(session, SLA_PROFILE, profile, apply, actor=actor, ip=ip)
 
 
 # --- routing rules --------------------------------------------------------------------------
@@ -414,6 +398,9 @@ def rule_snapshot(rule: RoutingRule) -> dict[str, Any]:
         "sla_profile": _code(rule.sla_profile),
         "active": rule.active,
     }
+
+
+ROUTING_RULE = AuditedKind("routing_rule", RoutingRule, rule_snapshot)
 
 
 def save_routing_rule(
@@ -460,24 +447,13 @@ def save_routing_rule(
             _("A rule for this category and area already exists: edit that rule instead."),
             field="category_code",
         )
-    created = rule is None
-    target = rule if rule is not None else RoutingRule()
 
-    def apply() -> None:
+    def apply(target: RoutingRule) -> None:
         target.category, target.area, target.department = category, area, department
         target.co_departments = co_departments
         target.sla_profile, target.active = sla, active
 
-    return _save(
-        session,
-        actor=actor,
-        obj=target,
-        created=created,
-        kind="routing_rule",
-        snapshot=rule_snapshot,
-        apply=apply,
-        ip=ip,
-    )
+    return _save(session, ROUTING_RULE, rule, apply, actor=actor, ip=ip)
 
 
 # --- response templates ---------------------------------------------------------------------
@@ -492,6 +468,9 @@ def template_snapshot(template: ResponseTemplate) -> dict[str, Any]:
     }
 
 
+RESPONSE_TEMPLATE = AuditedKind("response_template", ResponseTemplate, template_snapshot)
+
+
 def save_response_template(
     session: Session,
     *,
@@ -504,29 +483,14 @@ def save_response_template(
     ip: str | None = None,
 ) -> ResponseTemplate:
     """Create or edit a reply template for a category, a group, or every category (none)."""
-    title = _check_name(title, field="title")
-    body = (body or "").strip()
-    if not body:
-        raise ValidationError(_("This field is required."), field="body")
-    if len(body) > 4000:
-        raise ValidationError(_("At most %(n)d characters.", n=4000), field="body")
+    title = _required_text(title, field="title")
+    body = _required_text(body, field="body", max_length=4000)
     category = _by_code(session, Category, category_code, "category_code")
-    created = template is None
-    target = template if template is not None else ResponseTemplate()
 
-    def apply() -> None:
+    def apply(target: ResponseTemplate) -> None:
         target.title, target.body, target.category, target.active = title, body, category, active
 
-    return _save(
-        session,
-        actor=actor,
-        obj=target,
-        created=created,
-        kind="response_template",
-        snapshot=template_snapshot,
-        apply=apply,
-        ip=ip,
-    )
+    return _save(session, RESPONSE_TEMPLATE, template, apply, actor=actor, ip=ip)
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -657,31 +621,15 @@ def _area_load_snapshot(area: Area) -> dict[str, Any]:
     return {**area_snapshot(area), "boundary": _boundary(area.boundary)}
 
 
-#: (audit kind, model, snapshot, natural key, eager loads) of what a jurisdiction file holds;
-#: the snapshots are the admin pages' own, so CLI and admin entries read alike.
-_LOADED_KINDS: tuple[
-    tuple[str, Any, Callable[[Any], dict[str, Any]], Callable[[Any], Any], tuple[Any, ...]], ...
-] = (
-    ("area", Area, _area_load_snapshot, lambda a: a.code, (selectinload(Area.parent),)),
+#: (kind, natural key, eager loads) of what a jurisdiction file holds; the kinds are the admin
+#: pages' own (an area's snapshot adds its boundary), so CLI and admin entries read alike.
+_LOADED_KINDS: tuple[tuple[AuditedKind, Callable[[Any], Any], tuple[Any, ...]], ...] = (
+    (replace(AREA, snapshot=_area_load_snapshot), lambda a: a.code, (selectinload(Area.parent),)),
+    (DEPARTMENT, lambda d: d.code, (selectinload(Department.area),)),
+    (CATEGORY, lambda c: c.code, (selectinload(Category.parent),)),
+    (SLA_PROFILE, lambda s: s.code, ()),
     (
-        "department",
-        Department,
-        department_snapshot,
-        lambda d: d.code,
-        (selectinload(Department.area),),
-    ),
-    (
-        "category",
-        Category,
-        category_snapshot,
-        lambda c: c.code,
-        (selectinload(Category.parent),),
-    ),
-    ("sla_profile", SlaProfile, sla_snapshot, lambda s: s.code, ()),
-    (
-        "routing_rule",
-        RoutingRule,
-        rule_snapshot,
+        ROUTING_RULE,
         lambda r: (_code(r.category), _code(r.area)),
         (
             selectinload(RoutingRule.category),
@@ -706,9 +654,9 @@ class JurisdictionState:
 def jurisdiction_state(session: Session) -> JurisdictionState:
     session.flush()
     rows: dict[str, dict[Any, tuple[int, dict[str, Any]]]] = {}
-    for kind, model, snapshot, key, eager in _LOADED_KINDS:
-        items = session.scalars(select(model).options(*eager).order_by(model.id))
-        rows[kind] = {key(obj): (obj.id, to_json_value(snapshot(obj))) for obj in items}
+    for kind, key, eager in _LOADED_KINDS:
+        items = session.scalars(select(kind.model).options(*eager).order_by(kind.model.id))
+        rows[kind.name] = {key(obj): (obj.id, to_json_value(kind.snapshot(obj))) for obj in items}
     settings = {s.key: to_json_value(s.value) for s in session.scalars(select(Setting))}
     return JurisdictionState(rows, settings)
 
@@ -725,8 +673,8 @@ def record_jurisdiction_changes(
     ``settings_updated`` entry with the changed settings. Returns the number of entries."""
     after = jurisdiction_state(session)
     entries = 0
-    for kind, *_rest in _LOADED_KINDS:
-        old_rows, new_rows = before.rows[kind], after.rows[kind]
+    for kind, old_rows in before.rows.items():
+        new_rows = after.rows[kind]
         for key, (row_id, snapshot) in new_rows.items():
             if key not in old_rows:
                 action, old, new = "created", None, snapshot

@@ -1,5 +1,5 @@
-"""How a department holds a case: its tasks and deadlines, and the checks and guards every
-workbench action shares (role, status, text, optimistic-lock conflicts, masking)."""
+"""How a department holds a case: its tasks and deadlines, and the checks, guards and event
+writing every workbench action shares (role, status, text, optimistic-lock conflicts, masking)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from portal import permissions
 from portal.accounts.models import User
-from portal.cases.models import Case, CaseTask
+from portal.cases.models import Case, CaseEvent, CaseTask
+from portal.cases.status import record_event, transition
 from portal.deliberation.lifecycle import proposal_awaiting_answer
 from portal.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from portal.jurisdiction.models import Category, Department, SlaProfile
@@ -118,6 +119,34 @@ def setting(session: Session, key: str) -> Any:
 
 def actor_role(actor: User) -> str:
     return str(actor.role)
+
+
+class StaffEvents:
+    """The events one member of staff writes on a case, attributed to them in their role."""
+
+    def __init__(self, session: Session, case: Case, actor: User) -> None:
+        self.session, self.case, self.actor = session, case, actor
+        self.role = actor_role(actor)
+
+    def record(self, type_: str, *, public: bool, **event: Any) -> CaseEvent:
+        """An event that leaves the status alone (``note``, ``department_id``, ``data`` as
+        :func:`~portal.cases.status.record_event` takes them); an internal one
+        (``public=False``) is neither shown nor sent to the resident."""
+        return record_event(
+            self.session,
+            self.case,
+            type_,
+            actor=self.actor,
+            actor_role=self.role,
+            public=public,
+            **event,
+        )
+
+    def transition(self, action: str, **event: Any) -> CaseEvent:
+        """Move the case by ``action`` (keywords as :func:`~portal.cases.status.transition`)."""
+        return transition(
+            self.session, self.case, action, actor=self.actor, actor_role=self.role, **event
+        )
 
 
 # --- tasks and deadlines ------------------------------------------------------------------------

@@ -21,21 +21,14 @@ from sqlalchemy.orm import Session
 from portal import permissions
 from portal.accounts.models import User
 from portal.cases.models import Case, CaseTask
-from portal.cases.status import (
-    ACCEPTED,
-    ASSIGNED,
-    RESOLVED,
-    TRIAGE,
-    record_event,
-    transition,
-)
+from portal.cases.status import ACCEPTED, ASSIGNED, RESOLVED, TRIAGE
 from portal.db import utcnow
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.jurisdiction.models import Department
 from portal.workbench.handling import (
     CONTACT_METHODS,
     MIN_REASON_CHARS,
-    actor_role,
+    StaffEvents,
     clean_text,
     concurrent_change_guard,
     get_department,
@@ -49,7 +42,8 @@ from portal.workbench.handling import (
     setting,
     task_for,
 )
-from portal.workbench.models import LabelledExample, ResponseTemplate, TransferRequest
+from portal.workbench.models import ResponseTemplate, TransferRequest
+from portal.workbench.triage import labelled_example
 
 # --- the lead department ------------------------------------------------------------------------
 
@@ -66,13 +60,8 @@ def accept_case(session: Session, *, case: Case, actor: User) -> Case:
         task.status = "accepted"
         task.accepted_at = now
     with concurrent_change_guard():
-        transition(
-            session,
-            case,
-            "accept",
-            actor=actor,
-            actor_role=actor_role(actor),
-            department_id=case.lead_department_id,
+        StaffEvents(session, case, actor).transition(
+            "accept", department_id=case.lead_department_id
         )
     return case
 
@@ -88,12 +77,8 @@ def record_contact(session: Session, *, case: Case, actor: User, method: str, no
     if case.contacted_at is None:
         case.contacted_at = now
     with concurrent_change_guard():
-        record_event(
-            session,
-            case,
+        StaffEvents(session, case, actor).record(
             "contact",
-            actor=actor,
-            actor_role=actor_role(actor),
             note=text,
             public=False,
             department_id=case.lead_department_id,
@@ -107,32 +92,17 @@ def add_reply(session: Session, *, case: Case, actor: User, body: str, public: b
     if public:
         require(permissions.can_take_workbench_action(actor, case, "reply"))
         require_status(case, ASSIGNED, ACCEPTED, RESOLVED)
-        text = clean_text(body, field="body", required=True)
-        assert text is not None
-        record_event(
-            session,
-            case,
-            "reply",
-            actor=actor,
-            actor_role=actor_role(actor),
-            note=mask_public_text(text),
-            public=True,
-            department_id=actor.department_id,
-        )
     else:
         require(permissions.can_take_workbench_action(actor, case, "note"))
         require_status(case, TRIAGE, ASSIGNED, ACCEPTED, RESOLVED)  # a closed record is final
-        text = clean_text(body, field="body", required=True)
-        record_event(
-            session,
-            case,
-            "note",
-            actor=actor,
-            actor_role=actor_role(actor),
-            note=text,
-            public=False,
-            department_id=actor.department_id,
-        )
+    text = clean_text(body, field="body", required=True)
+    assert text is not None
+    StaffEvents(session, case, actor).record(
+        "reply" if public else "note",
+        note=mask_public_text(text) if public else text,
+        public=public,
+        department_id=actor.department_id,
+    )
     return case
 
 
@@ -147,12 +117,8 @@ def request_co_handling(
         raise ValidationError(_("Choose a department other than the lead one."), field="department")
     text = clean_text(note, field="note", required=True, minimum=MIN_REASON_CHARS)
     task = open_co_task(session, case, department, utcnow(), text)
-    record_event(
-        session,
-        case,
+    StaffEvents(session, case, actor).record(
         "co_handle_requested",
-        actor=actor,
-        actor_role=actor_role(actor),
         note=text,
         public=False,
         department_id=department.id,
@@ -172,15 +138,8 @@ def complete_co_task(session: Session, *, case: Case, actor: User, note: str) ->
     task.status = "done"
     task.done_at = utcnow()
     task.note = text
-    record_event(
-        session,
-        case,
-        "co_handle_done",
-        actor=actor,
-        actor_role=actor_role(actor),
-        note=text,
-        public=False,
-        department_id=task.department_id,
+    StaffEvents(session, case, actor).record(
+        "co_handle_done", note=text, public=False, department_id=task.department_id
     )
     return task
 
@@ -194,16 +153,11 @@ def return_case(session: Session, *, case: Case, actor: User, reason: str) -> Ca
     task = lead_task(case)
     if task is not None:
         task.status = "withdrawn"
-    category = case.category
     session.add(
-        LabelledExample(
-            case_id=case.id,
-            text=case.text_masked,
-            kind=case.kind,
-            urgency=case.predicted_urgency or case.priority,
-            predicted_group_code=category.group.code if category else None,
-            predicted_category_code=category.code if category else None,
-            predicted_department_code=department.code if department else None,
+        labelled_example(
+            case,
+            category=case.category,
+            department=department,
             source="returned_not_ours",
             reason=text,
             created_by_id=actor.id,
@@ -212,12 +166,8 @@ def return_case(session: Session, *, case: Case, actor: User, reason: str) -> Ca
     case.triage_reason = "returned"
     case.lead_department = None
     with concurrent_change_guard():
-        transition(
-            session,
-            case,
+        StaffEvents(session, case, actor).transition(
             "return",
-            actor=actor,
-            actor_role=actor_role(actor),
             note=None,
             public=True,
             department_id=department.id if department else None,
@@ -262,12 +212,8 @@ def transfer_case(
         created_at=utcnow(),
     )
     session.add(request)
-    record_event(
-        session,
-        case,
+    StaffEvents(session, case, actor).record(
         "transfer_requested",
-        actor=actor,
-        actor_role=actor_role(actor),
         note=text,
         public=False,
         department_id=case.lead_department_id,
@@ -288,12 +234,8 @@ def _perform_transfer(
     previous = case.lead_department
     set_lead(session, case, department, utcnow())
     with concurrent_change_guard():
-        transition(
-            session,
-            case,
+        StaffEvents(session, case, actor).transition(
             "transfer",
-            actor=actor,
-            actor_role=actor_role(actor),
             department_id=previous.id if previous else None,
             data={
                 "from_department_code": previous.code if previous else None,
@@ -337,12 +279,8 @@ def decide_transfer(
             approved_request=request,
         )
     else:
-        record_event(
-            session,
-            case,
+        StaffEvents(session, case, actor).record(
             "transfer_rejected",
-            actor=actor,
-            actor_role=actor_role(actor),
             note=text,
             public=False,
             department_id=request.from_department_id,
@@ -367,12 +305,8 @@ def resolve_case(session: Session, *, case: Case, actor: User, summary: str) -> 
         task.status = "done"
         task.done_at = utcnow()
     with concurrent_change_guard():
-        transition(
-            session,
-            case,
+        StaffEvents(session, case, actor).transition(
             "resolve",
-            actor=actor,
-            actor_role=actor_role(actor),
             note=mask_public_text(text),
             public=True,
             department_id=case.lead_department_id,
@@ -391,12 +325,8 @@ def attach_photos(
     if not photos:
         raise ValidationError(_("Choose at least one photo."), field="photos")
     attachments = store_photos(session, case=case, photos=photos, uploaded_by=actor, public=public)
-    event = record_event(
-        session,
-        case,
+    event = StaffEvents(session, case, actor).record(
         "attachment",
-        actor=actor,
-        actor_role=actor_role(actor),
         public=public,
         department_id=actor.department_id,
         data={"count": len(attachments)},

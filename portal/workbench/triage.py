@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from portal import permissions
 from portal.accounts.models import User
 from portal.cases.models import Case
-from portal.cases.status import TRIAGE, record_event, transition
+from portal.cases.status import TRIAGE
 from portal.db import utcnow
 from portal.errors import ValidationError
 from portal.jurisdiction.models import Category, Department, SlaProfile
@@ -23,7 +23,7 @@ from portal.workbench.handling import (
     CLOSE_REASONS,
     MIN_REASON_CHARS,
     PRIORITIES,
-    actor_role,
+    StaffEvents,
     apply_due_dates,
     clean_text,
     concurrent_change_guard,
@@ -140,13 +140,10 @@ def dispatch_case(
         corrected=corrected,
         now=now,
     )
+    events = StaffEvents(session, case, actor)
     with concurrent_change_guard():
-        transition(
-            session,
-            case,
+        events.transition(
             "dispatch",
-            actor=actor,
-            actor_role=actor_role(actor),
             department_id=department.id,
             data={
                 "category_code": category.code,
@@ -157,16 +154,7 @@ def dispatch_case(
             },
         )
         if note:
-            record_event(
-                session,
-                case,
-                "note",
-                actor=actor,
-                actor_role=actor_role(actor),
-                note=note,
-                public=False,
-                department_id=department.id,
-            )
+            events.record("note", note=note, public=False, department_id=department.id)
     return case
 
 
@@ -198,16 +186,11 @@ def _store_correction(
         return
     if not corrected:
         return
-    predicted_category = case.predicted_category
     session.add(
-        LabelledExample(
-            case_id=case.id,
-            text=case.text_masked,
-            kind=case.kind,
-            urgency=case.predicted_urgency or case.priority,
-            predicted_group_code=predicted_category.group.code if predicted_category else None,
-            predicted_category_code=predicted_category.code if predicted_category else None,
-            predicted_department_code=predicted.department.code if predicted.department else None,
+        labelled_example(
+            case,
+            category=case.predicted_category,
+            department=predicted.department,
             corrected_group_code=category.group.code,
             corrected_category_code=category.code,
             corrected_department_code=department.code,
@@ -248,19 +231,30 @@ def close_invalid(
         data["duplicate_of"] = original.tracking_number
         note = note or _("Duplicate of %(number)s.", number=original.tracking_number)
     with concurrent_change_guard():
-        transition(
-            session,
-            case,
-            "close",
-            actor=actor,
-            actor_role=actor_role(actor),
-            note=mask_public_text(note) if note else None,
-            data=data,
+        StaffEvents(session, case, actor).transition(
+            "close", note=mask_public_text(note) if note else None, data=data
         )
     return case
 
 
 # --- labelled examples --------------------------------------------------------------------------
+
+
+def labelled_example(
+    case: Case, *, category: Category | None, department: Department | None, **labels: Any
+) -> LabelledExample:
+    """An example of ``case``'s masked text as it was read: ``category`` and ``department`` are
+    its predicted labels; ``labels`` the other columns (source, corrected codes, reason...)."""
+    return LabelledExample(
+        case_id=case.id,
+        text=case.text_masked,
+        kind=case.kind,
+        urgency=case.predicted_urgency or case.priority,
+        predicted_group_code=category.group.code if category else None,
+        predicted_category_code=category.code if category else None,
+        predicted_department_code=department.code if department else None,
+        **labels,
+    )
 
 
 def labelled_examples_for_training(session: Session) -> list[dict[str, str]]:
