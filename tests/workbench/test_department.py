@@ -140,6 +140,13 @@ def test_contact_is_internal_and_stamps_the_first_contact(
     contacts = [e for e in assigned_case.events if e.type == "contact"]
     assert [e.data["method"] for e in contacts] == ["phone", "visit"]
     assert not any(e.public for e in contacts)
+    # each event is attributed to its author in the role they acted in
+    assert [(e.actor_id, e.actor_role) for e in contacts] == [
+        (people.staff.id, str(people.staff.role)),
+        (people.head.id, str(people.head.role)),
+    ]
+    accepted = next(e for e in assigned_case.events if e.type == "accept")
+    assert (accepted.actor_id, accepted.actor_role) == (people.staff.id, str(people.staff.role))
 
 
 def test_co_handling_shows_in_the_co_department_queue_until_done(
