@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -57,6 +58,13 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+def _not_in_range(name: str, low: float, high: float) -> ValidationError:
+    return ValidationError(
+        _("%(field)s must be a number from %(low)s to %(high)s.", field=name, low=low, high=high),
+        field=name,
+    )
+
+
 def _float_arg(name: str, low: float, high: float) -> float | None:
     raw = request.args.get(name)
     if raw is None:
@@ -66,15 +74,7 @@ def _float_arg(name: str, low: float, high: float) -> float | None:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or not low <= value <= high:
-        raise ValidationError(
-            _(
-                "%(field)s must be a number from %(low)s to %(high)s.",
-                field=name,
-                low=low,
-                high=high,
-            ),
-            field=name,
-        )
+        raise _not_in_range(name, low, high)
     return value
 
 
@@ -106,15 +106,7 @@ def _number(body: dict[str, Any], name: str, low: float, high: float) -> float |
         or not math.isfinite(value)
         or not low <= value <= high
     ):
-        raise ValidationError(
-            _(
-                "%(field)s must be a number from %(low)s to %(high)s.",
-                field=name,
-                low=low,
-                high=high,
-            ),
-            field=name,
-        )
+        raise _not_in_range(name, low, high)
     return float(value)
 
 
@@ -193,38 +185,35 @@ def get_proposal(proposal_id: int) -> Any:
     return jsonify(_proposal_resource(proposal, resident))
 
 
-@bp.post("/proposals/<int:proposal_id>/support")
-def support(proposal_id: int) -> Any:
-    auth.require_scope("cases:submit")
+def _act_on_proposal(
+    proposal_id: int, scope: str, service: Callable[..., object], **params: Any
+) -> Any:
+    """``service(session, proposal=…, user=the acting resident, **params)``, committed; the answer
+    is the proposal as it is now. Checked in this order: the key's scope, the resident, the
+    proposal (404), then whatever the service refuses."""
+    auth.require_scope(scope)
     resident = auth.acting_resident(required=True)
     session = get_session()
     proposal = svc.get_proposal(session, proposal_id)
-    channel = (auth.resident_reference() or "api").split(":", 1)[0]
-    svc.support_proposal(session, proposal=proposal, user=resident, channel=channel)
+    service(session, proposal=proposal, user=resident, **params)
     session.commit()
     return jsonify(_proposal_resource(proposal, resident))
+
+
+@bp.post("/proposals/<int:proposal_id>/support")
+def support(proposal_id: int) -> Any:
+    channel = (auth.resident_reference() or "api").split(":", 1)[0]
+    return _act_on_proposal(proposal_id, "cases:submit", svc.support_proposal, channel=channel)
 
 
 @bp.delete("/proposals/<int:proposal_id>/support")
 def unsupport(proposal_id: int) -> Any:
-    auth.require_scope("cases:submit")
-    resident = auth.acting_resident(required=True)
-    session = get_session()
-    proposal = svc.get_proposal(session, proposal_id)
-    svc.withdraw_support(session, proposal=proposal, user=resident)
-    session.commit()
-    return jsonify(_proposal_resource(proposal, resident))
+    return _act_on_proposal(proposal_id, "cases:submit", svc.withdraw_support)
 
 
 @bp.post("/proposals/<int:proposal_id>/follow")
 def follow(proposal_id: int) -> Any:
-    auth.require_scope("cases:read")
-    resident = auth.acting_resident(required=True)
-    session = get_session()
-    proposal = svc.get_proposal(session, proposal_id)
-    svc.follow_proposal(session, proposal=proposal, user=resident)
-    session.commit()
-    return jsonify(_proposal_resource(proposal, resident))
+    return _act_on_proposal(proposal_id, "cases:read", svc.follow_proposal)
 
 
 @bp.get("/proposals/<int:proposal_id>/comments")

@@ -10,15 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from wtforms.fields.choices import SelectChoice
 
 from portal import get_session, permissions
+from portal.accounts.models import User
+from portal.cases.models import Case
 from portal.cases.services import get_case_by_tracking_number
 from portal.deliberation import answers, overview, threads
 from portal.deliberation import lifecycle as lc
@@ -192,13 +198,19 @@ def new_proposal() -> Any:
     )
 
 
+def _visible_case(tracking_number: str) -> Case:
+    """The case, or NotFound (as if there were none) when the user may not see it."""
+    case = get_case_by_tracking_number(get_session(), tracking_number)
+    if not permissions.can_view_case(current_user, case):
+        raise NotFound(_("No case has the tracking number %(n)s.", n=tracking_number[:30]))
+    return case
+
+
 @bp.route("/proposals/from-case/<tracking_number>", methods=["POST"])
 @login_required
 def proposal_from_case(tracking_number: str) -> Any:
     session = get_session()
-    case = get_case_by_tracking_number(session, tracking_number)
-    if not permissions.can_view_case(current_user, case):
-        raise NotFound(_("No case has the tracking number %(n)s.", n=tracking_number[:30]))
+    case = _visible_case(tracking_number)
     try:
         proposal = svc.proposal_from_case(session, case=case, user=_user())
     except DomainError as error:
@@ -245,120 +257,92 @@ def _proposal_back(proposal_id: int) -> str:
     return url_for("deliberation.proposal_detail", proposal_id=proposal_id)
 
 
-@bp.route("/proposals/<int:proposal_id>/support", methods=["POST"])
-@login_required
-def support(proposal_id: int) -> Any:
-    session = get_session()
-    proposal = svc.get_proposal(session, proposal_id)
-    return _act(
-        lambda: svc.support_proposal(session, proposal=proposal, user=_user(), channel="web"),
-        _proposal_back(proposal_id),
-        _("Thank you for your support."),
-    )
+# --- a proposal's buttons ------------------------------------------------------------------------
 
 
-@bp.route("/proposals/<int:proposal_id>/unsupport", methods=["POST"])
-@login_required
-def unsupport(proposal_id: int) -> Any:
-    session = get_session()
-    proposal = svc.get_proposal(session, proposal_id)
-    return _act(
-        lambda: svc.withdraw_support(session, proposal=proposal, user=_user()),
-        _proposal_back(proposal_id),
-        _("Your support is withdrawn."),
-    )
+@dataclass(frozen=True)
+class ProposalButton:
+    """What a button on a proposal's page does: ``service(session, proposal=…, <user_arg>=the
+    signed-in user, <field>=the form's text for each of ``fields``)``, then ``done`` is flashed."""
+
+    service: Callable[..., object]
+    done: LazyString
+    user_arg: str = "user"
+    fields: tuple[str, ...] = ()
 
 
-@bp.route("/proposals/<int:proposal_id>/follow", methods=["POST"])
-@login_required
-def follow(proposal_id: int) -> Any:
-    session = get_session()
-    proposal = svc.get_proposal(session, proposal_id)
-    if request.form.get("action") == "unfollow":
-        return _act(
-            lambda: svc.unfollow_proposal(session, proposal=proposal, user=_user()),
-            _proposal_back(proposal_id),
-            _("You no longer follow this proposal."),
-        )
-    return _act(
-        lambda: svc.follow_proposal(session, proposal=proposal, user=_user()),
-        _proposal_back(proposal_id),
-        _("You follow this proposal: you are told about every step."),
-    )
-
-
-@bp.route("/proposals/<int:proposal_id>/withdraw", methods=["POST"])
-@login_required
-def withdraw(proposal_id: int) -> Any:
-    session = get_session()
-    proposal = svc.get_proposal(session, proposal_id)
-    return _act(
-        lambda: svc.withdraw_proposal(
-            session, proposal=proposal, user=_user(), reason=request.form.get("reason", "")
-        ),
-        _proposal_back(proposal_id),
-        _("The proposal is withdrawn."),
-    )
-
-
-@bp.route("/proposals/<int:proposal_id>/answer", methods=["POST"])
-@login_required
-def answer(proposal_id: int) -> Any:
-    session = get_session()
-    proposal = svc.get_proposal(session, proposal_id)
-    return _act(
-        lambda: answers.answer_proposal(
-            session,
-            proposal=proposal,
-            actor=_user(),
-            outcome=request.form.get("outcome", ""),
-            answer=request.form.get("answer", ""),
-            reasons=request.form.get("reasons", ""),
-        ),
-        _proposal_back(proposal_id),
-        _("The answer is published."),
-    )
-
-
-@bp.route("/proposals/<int:proposal_id>/implementation", methods=["POST"])
-@login_required
-def implementation(proposal_id: int) -> Any:
-    session = get_session()
-    proposal = svc.get_proposal(session, proposal_id)
-    return _act(
-        lambda: answers.start_implementation(
-            session, proposal=proposal, actor=_user(), plan=request.form.get("plan", "")
-        ),
-        _proposal_back(proposal_id),
-        _("Implementation started."),
-    )
-
-
-@bp.route("/proposals/<int:proposal_id>/progress", methods=["POST"])
-@login_required
-def progress(proposal_id: int) -> Any:
-    session = get_session()
-    proposal = svc.get_proposal(session, proposal_id)
+def _record_progress(session: Session, *, proposal: Proposal, actor: User) -> None:
+    """The progress form: a whole number, the milestone and an optional YYYY-MM-DD date."""
     raw_progress = request.form.get("progress", "")
     raw_date = request.form.get("on_date", "")
+    if not raw_progress.isdigit():
+        raise ValidationError(_("Progress is a whole number from 0 to 100."), field="progress")
+    try:
+        on_date = date.fromisoformat(raw_date) if raw_date else None
+    except ValueError:
+        raise ValidationError(_("Give the date as YYYY-MM-DD."), field="on_date") from None
+    answers.record_progress(
+        session,
+        proposal=proposal,
+        actor=actor,
+        progress=int(raw_progress),
+        milestone=request.form.get("milestone", ""),
+        on_date=on_date,
+    )
 
-    def record() -> None:
-        if not raw_progress.isdigit():
-            raise ValidationError(_("Progress is a whole number from 0 to 100."), field="progress")
-        try:
-            on_date = date.fromisoformat(raw_date) if raw_date else None
-        except ValueError:
-            raise ValidationError(_("Give the date as YYYY-MM-DD."), field="on_date") from None
-        answers.record_progress(
-            session,
-            proposal=proposal,
-            actor=_user(),
-            progress=int(raw_progress),
-            milestone=request.form.get("milestone", ""),
-            on_date=on_date,
-        )
 
-    return _act(record, _proposal_back(proposal_id), _("Progress recorded."))
+#: The buttons by endpoint; "unfollow" is the follow button of a follower (``action=unfollow``).
+PROPOSAL_BUTTONS = {
+    "support": ProposalButton(
+        partial(svc.support_proposal, channel="web"), _l("Thank you for your support.")
+    ),
+    "unsupport": ProposalButton(svc.withdraw_support, _l("Your support is withdrawn.")),
+    "follow": ProposalButton(
+        svc.follow_proposal, _l("You follow this proposal: you are told about every step.")
+    ),
+    "unfollow": ProposalButton(svc.unfollow_proposal, _l("You no longer follow this proposal.")),
+    "withdraw": ProposalButton(
+        svc.withdraw_proposal, _l("The proposal is withdrawn."), fields=("reason",)
+    ),
+    "answer": ProposalButton(
+        answers.answer_proposal,
+        _l("The answer is published."),
+        user_arg="actor",
+        fields=("outcome", "answer", "reasons"),
+    ),
+    "implementation": ProposalButton(
+        answers.start_implementation,
+        _l("Implementation started."),
+        user_arg="actor",
+        fields=("plan",),
+    ),
+    "progress": ProposalButton(_record_progress, _l("Progress recorded."), user_arg="actor"),
+}
+
+
+@bp.post("/proposals/<int:proposal_id>/support", endpoint="support")
+@bp.post("/proposals/<int:proposal_id>/unsupport", endpoint="unsupport")
+@bp.post("/proposals/<int:proposal_id>/follow", endpoint="follow")
+@bp.post("/proposals/<int:proposal_id>/withdraw", endpoint="withdraw")
+@bp.post("/proposals/<int:proposal_id>/answer", endpoint="answer")
+@bp.post("/proposals/<int:proposal_id>/implementation", endpoint="implementation")
+@bp.post("/proposals/<int:proposal_id>/progress", endpoint="progress")
+@login_required
+def proposal_button(proposal_id: int) -> Any:
+    """A press on one of the ``PROPOSAL_BUTTONS``: its service runs on the proposal (404 if there
+    is none), then back to the proposal's page with ``done`` or the service's refusal."""
+    name = (request.endpoint or "").rpartition(".")[2]
+    if name == "follow" and request.form.get("action") == "unfollow":
+        name = "unfollow"
+    button = PROPOSAL_BUTTONS[name]
+    session = get_session()
+    proposal = svc.get_proposal(session, proposal_id)
+
+    def press() -> None:
+        given = {field: request.form.get(field, "") for field in button.fields}
+        button.service(session, proposal=proposal, **{button.user_arg: _user()}, **given)
+
+    return _act(press, _proposal_back(proposal_id), str(button.done))
 
 
 # --- threads ----------------------------------------------------------------------------------
@@ -404,10 +388,7 @@ def comment_on_proposal(proposal_id: int) -> Any:
 @bp.route("/cases/<tracking_number>/comments", methods=["POST"])
 @login_required
 def comment_on_case(tracking_number: str) -> Any:
-    session = get_session()
-    case = get_case_by_tracking_number(session, tracking_number)
-    if not permissions.can_view_case(current_user, case):
-        raise NotFound(_("No case has the tracking number %(n)s.", n=tracking_number[:30]))
+    case = _visible_case(tracking_number)
     return _post_comment(
         url_for("cases.case_detail", tracking_number=case.tracking_number) + "#thread", case=case
     )
@@ -439,8 +420,6 @@ def _post_comment(back: str, **target: Any) -> Any:
 def _comment_back(comment: Comment) -> str:
     if comment.proposal_id is not None:
         return _proposal_back(comment.proposal_id) + f"#c{comment.id}"
-    from portal.cases.models import Case
-
     case = get_session().get(Case, comment.case_id)
     assert case is not None
     return url_for("cases.case_detail", tracking_number=case.tracking_number) + f"#c{comment.id}"
@@ -555,24 +534,17 @@ def moderation_decide() -> Any:
     reason = request.form.get("reason", "")
 
     def decide() -> None:
+        content: dict[str, Any] = {
+            "moderator": _user(),
+            "target_type": target_type,
+            "target_id": target_id,
+            "reason": reason,
+            "ip": request.remote_addr,
+        }
         if decision == "hide":
-            mod.hide_content(
-                session,
-                moderator=_user(),
-                target_type=target_type,
-                target_id=target_id,
-                reason=reason,
-                ip=request.remote_addr,
-            )
+            mod.hide_content(session, **content)
         elif decision == "restore":
-            mod.restore_content(
-                session,
-                moderator=_user(),
-                target_type=target_type,
-                target_id=target_id,
-                reason=reason,
-                ip=request.remote_addr,
-            )
+            mod.restore_content(session, **content)
         else:
             item = mod.TARGET_TYPES.get(target_type)
             row = session.get(item, target_id) if item is not None else None
@@ -580,14 +552,7 @@ def moderation_decide() -> Any:
                 raise NotFound(_("Nothing to moderate here."))
             days_raw = request.form.get("days", "30")
             days = int(days_raw) if days_raw.isdigit() else 0
-            mod.hide_content(
-                session,
-                moderator=_user(),
-                target_type=target_type,
-                target_id=target_id,
-                reason=reason,
-                ip=request.remote_addr,
-            )
+            mod.hide_content(session, **content)
             mod.block_author(
                 session,
                 moderator=_user(),
