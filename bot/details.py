@@ -30,9 +30,9 @@ from bot.drafts import (
     show_preview,
 )
 from bot.gateway import PortalError
-from bot.i18n import Translate
+from bot.i18n import N_, Translate
 from bot.menu import CANCEL, NEXT, NO_PHONE, SHARE_LOCATION, SHARE_PHONE, SKIP
-from bot.runtime import Context, app_of, locale_of, resident_of, tr
+from bot.runtime import Context, app_of, hint, locale_of, resident_of, tr
 
 
 def location_keyboard(_: Translate) -> ReplyKeyboardMarkup:
@@ -118,12 +118,9 @@ async def skip_location(update: Update, context: Context) -> str:
     return await ask_photos(update, context)
 
 
-async def location_hint(update: Update, context: Context) -> None:
-    assert update.effective_message is not None
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _("Please share a location with the button below, type the address, or press “Skip”.")
-    )
+location_hint = hint(
+    N_("Please share a location with the button below, type the address, or press “Skip”.")
+)
 
 
 async def ask_photos(update: Update, context: Context) -> str:
@@ -181,12 +178,7 @@ async def photos_done(update: Update, context: Context) -> str:
     return await ask_phone(update, context)
 
 
-async def photos_hint(update: Update, context: Context) -> None:
-    assert update.effective_message is not None
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _("Please send photos as photos (not as files), or press “Next”.")
-    )
+photos_hint = hint(N_("Please send photos as photos (not as files), or press “Next”."))
 
 
 async def ask_phone(update: Update, context: Context) -> str:
@@ -241,12 +233,9 @@ async def no_phone(update: Update, context: Context) -> str:
     return await show_summary(update, context)
 
 
-async def phone_hint(update: Update, context: Context) -> None:
-    assert update.effective_message is not None
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _("Please press “Share my phone number” below (so I know you agree), or “No phone number”.")
-    )
+phone_hint = hint(
+    N_("Please press “Share my phone number” below (so I know you agree), or “No phone number”.")
+)
 
 
 async def show_summary(update: Update, context: Context) -> str:
@@ -263,9 +252,6 @@ async def show_summary(update: Update, context: Context) -> str:
     return SUMMARY
 
 
-async def summary_hint(update: Update, context: Context) -> None:
-    assert update.effective_message is not None
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _("Press “Send it” under the summary to send your report, or /cancel to stop.")
-    )
+summary_hint = hint(
+    N_("Press “Send it” under the summary to send your report, or /cancel to stop.")
+)

@@ -17,8 +17,9 @@ from telegram.warnings import PTBUserWarning
 
 from bot import cards
 from bot.gateway import CaseNotFound, PortalUnavailable
+from bot.i18n import N_
 from bot.menu import CANCEL, MAIN_MENU, MENU_BUTTONS, LabelFilter, main_menu_keyboard
-from bot.runtime import Context, app_of, locale_of, resident_of, tr
+from bot.runtime import Context, app_of, hint, locale_of, resident_of, tr
 
 AWAIT_NUMBER = "await_number"
 PER_PAGE = 5
@@ -85,12 +86,7 @@ async def number_received(update: Update, context: Context) -> str | int:
     return ConversationHandler.END
 
 
-async def number_hint(update: Update, context: Context) -> None:
-    assert update.effective_message is not None
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _("Please type the tracking number as text, or send /cancel.")
-    )
+number_hint = hint(N_("Please type the tracking number as text, or send /cancel."))
 
 
 async def stop_lookup(update: Update, context: Context) -> int:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import (
@@ -23,7 +24,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import cards
-from bot.gateway import InvalidRequest, PortalError, PortalUnavailable
+from bot.gateway import InvalidRequest, PortalError, PortalUnavailable, Resident
 from bot.i18n import N_, Translate
 from bot.menu import (
     ALL_PROPOSALS,
@@ -34,13 +35,14 @@ from bot.menu import (
     LabelFilter,
     main_menu_keyboard,
 )
-from bot.runtime import Context, app_of, resident_of, tr
+from bot.runtime import Context, app_of, hint, resident_of, tr
 
 WHERE, STANCE, COMMENT = "proposals_where", "proposals_stance", "proposals_comment"
 END = ConversationHandler.END
 PER_PAGE = 5
 MAX_COMMENT_CHARS = 2000
 STANCES = {"for": N_("For"), "neutral": N_("Neutral"), "against": N_("Against")}
+STALE_BUTTON = N_("This button is no longer active. Press /start to see the menu.")
 
 
 async def ask_where(update: Update, context: Context) -> str:
@@ -80,12 +82,7 @@ async def all_proposals(update: Update, context: Context) -> int:
     return END
 
 
-async def where_hint(update: Update, context: Context) -> None:
-    assert update.effective_message is not None
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _("Please share your location with the button below, or press “All proposals”.")
-    )
+where_hint = hint(N_("Please share your location with the button below, or press “All proposals”."))
 
 
 def _distance(_: Translate, metres: float | None) -> str | None:
@@ -203,37 +200,75 @@ def _proposal_id(data: str | None, position: int = 2) -> int | None:
     return int(parts[position])
 
 
-async def support(update: Update, context: Context) -> None:
+async def _answer_press(update: Update, context: Context) -> int | None:
+    """Answer the press on a button under a proposal (``p:<x>:<id>``): the proposal's id, or None
+    when the button is stale (the resident sees an alert)."""
     query = update.callback_query
-    assert query is not None and update.effective_chat is not None
-    _ = tr(context, update)
+    assert query is not None
     proposal_id = _proposal_id(query.data)
     if proposal_id is None:
-        await query.answer(
-            _("This button is no longer active. Press /start to see the menu."), show_alert=True
-        )
-        return
+        await query.answer(tr(context, update)(STALE_BUTTON), show_alert=True)
+        return None
     await query.answer()
+    return proposal_id
+
+
+async def _press_on_proposal(
+    update: Update,
+    context: Context,
+    call: Callable[[Resident, int], Awaitable[dict[str, Any]]],
+    *,
+    how_to_verify: bool = False,
+) -> tuple[int, dict[str, Any]] | None:
+    """A button under a proposal: answer the press and ``call`` the portal with the resident and
+    the proposal's id. None when the resident was told why not: a stale button (an alert), the
+    portal unreachable, or its refusal (with how to verify, if asked for)."""
+    proposal_id = await _answer_press(update, context)
+    if proposal_id is None:
+        return None
+    assert update.effective_chat is not None
+    _ = tr(context, update)
     try:
-        proposal = await app_of(context).gateway.support_proposal(
-            resident_of(update, context), proposal_id
-        )
+        proposal = await call(resident_of(update, context), proposal_id)
     except PortalUnavailable:
         await update.effective_chat.send_message(
             _("I cannot reach the portal right now. Please press again in a minute.")
         )
-        return
-    except (InvalidRequest, PortalError) as error:
-        await update.effective_chat.send_message(_verification_hint(_, error))
-        return
+        return None
+    except PortalError as error:
+        await update.effective_chat.send_message(
+            _verification_hint(_, error) if how_to_verify else error.message
+        )
+        return None
+    return proposal_id, proposal
+
+
+async def _confirm(update: Update, context: Context, msgid: str, proposal: dict[str, Any]) -> None:
+    """Tell the resident the press worked: ``msgid`` with the proposal's ``title``, ``count`` of
+    supporters and the number ``needed``."""
+    assert update.effective_chat is not None
+    _ = tr(context, update)
     await update.effective_chat.send_message(
         _(
-            "Thank you for supporting “%(title)s”: %(count)s of %(needed)s supporters.",
+            msgid,
             title=cards.quote(str(proposal.get("title") or ""), 80),
             count=proposal.get("support_count", "?"),
             needed=proposal.get("support_threshold", "?"),
         )
     )
+
+
+async def support(update: Update, context: Context) -> None:
+    pressed = await _press_on_proposal(
+        update, context, app_of(context).gateway.support_proposal, how_to_verify=True
+    )
+    if pressed is not None:
+        await _confirm(
+            update,
+            context,
+            N_("Thank you for supporting “%(title)s”: %(count)s of %(needed)s supporters."),
+            pressed[1],
+        )
 
 
 def proposal_card(_: Translate, proposal: dict[str, Any], portal_url: str) -> str:
@@ -294,27 +329,13 @@ def proposal_card(_: Translate, proposal: dict[str, Any], portal_url: str) -> st
 
 async def details(update: Update, context: Context) -> None:
     """ "Read n": the proposal, its for/against overview and answer, with Support/Comment/Follow."""
-    query = update.callback_query
-    assert query is not None and update.effective_chat is not None
-    _ = tr(context, update)
-    proposal_id = _proposal_id(query.data)
-    if proposal_id is None:
-        await query.answer(
-            _("This button is no longer active. Press /start to see the menu."), show_alert=True
-        )
-        return
-    await query.answer()
     application = app_of(context)
-    try:
-        proposal = await application.gateway.get_proposal(resident_of(update, context), proposal_id)
-    except PortalUnavailable:
-        await update.effective_chat.send_message(
-            _("I cannot reach the portal right now. Please press again in a minute.")
-        )
+    pressed = await _press_on_proposal(update, context, application.gateway.get_proposal)
+    if pressed is None:
         return
-    except (InvalidRequest, PortalError) as error:
-        await update.effective_chat.send_message(error.message)
-        return
+    proposal_id, proposal = pressed
+    assert update.effective_chat is not None
+    _ = tr(context, update)
     buttons = [
         InlineKeyboardButton(_("Support"), callback_data=f"p:s:{proposal_id}"),
         InlineKeyboardButton(_("Comment"), callback_data=f"p:c:{proposal_id}"),
@@ -328,35 +349,17 @@ async def details(update: Update, context: Context) -> None:
 
 
 async def follow(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None and update.effective_chat is not None
-    _ = tr(context, update)
-    proposal_id = _proposal_id(query.data)
-    if proposal_id is None:
-        await query.answer(
-            _("This button is no longer active. Press /start to see the menu."), show_alert=True
+    pressed = await _press_on_proposal(update, context, app_of(context).gateway.follow_proposal)
+    if pressed is not None:
+        await _confirm(
+            update,
+            context,
+            N_(
+                "You follow “%(title)s”: I will tell you when it reaches its threshold, is "
+                "answered or moves on."
+            ),
+            pressed[1],
         )
-        return
-    await query.answer()
-    try:
-        proposal = await app_of(context).gateway.follow_proposal(
-            resident_of(update, context), proposal_id
-        )
-    except PortalUnavailable:
-        await update.effective_chat.send_message(
-            _("I cannot reach the portal right now. Please press again in a minute.")
-        )
-        return
-    except (InvalidRequest, PortalError) as error:
-        await update.effective_chat.send_message(error.message)
-        return
-    await update.effective_chat.send_message(
-        _(
-            "You follow “%(title)s”: I will tell you when it reaches its threshold, is answered "
-            "or moves on.",
-            title=cards.quote(str(proposal.get("title") or ""), 80),
-        )
-    )
 
 
 async def more(update: Update, context: Context) -> None:
@@ -370,16 +373,11 @@ async def more(update: Update, context: Context) -> None:
 
 async def ask_stance(update: Update, context: Context) -> str | None:
     """ "Comment on n": first for, neutral or against."""
-    query = update.callback_query
-    assert query is not None and update.effective_chat is not None
-    _ = tr(context, update)
-    proposal_id = _proposal_id(query.data)
+    proposal_id = await _answer_press(update, context)
     if proposal_id is None:
-        await query.answer(
-            _("This button is no longer active. Press /start to see the menu."), show_alert=True
-        )
         return None
-    await query.answer()
+    assert update.effective_chat is not None
+    _ = tr(context, update)
     await update.effective_chat.send_message(
         _("Are you for or against this proposal?"),
         reply_markup=InlineKeyboardMarkup(
@@ -401,9 +399,7 @@ async def stance_chosen(update: Update, context: Context) -> str | None:
     parts = (query.data or "").split(":")
     proposal_id = _proposal_id(query.data)
     if proposal_id is None or len(parts) != 4 or parts[3] not in STANCES:
-        await query.answer(
-            _("This button is no longer active. Press /start to see the menu."), show_alert=True
-        )
+        await query.answer(_(STALE_BUTTON), show_alert=True)
         return None
     await query.answer()
     context.user_data["proposal_comment"] = {"id": proposal_id, "stance": parts[3]}
@@ -448,12 +444,7 @@ async def comment_received(update: Update, context: Context) -> str | int:
     return END
 
 
-async def comment_hint(update: Update, context: Context) -> None:
-    assert update.effective_message is not None
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _("Please write your comment as text, or send /cancel.")
-    )
+comment_hint = hint(N_("Please write your comment as text, or send /cancel."))
 
 
 async def leave(update: Update, context: Context) -> int:

@@ -70,6 +70,7 @@ from bot.gateway import (
     PortalError,
     PortalUnavailable,
 )
+from bot.i18n import N_
 from bot.menu import (
     CANCEL,
     FREE_TEXT,
@@ -83,7 +84,7 @@ from bot.menu import (
     main_menu_keyboard,
     menu_choice,
 )
-from bot.runtime import Context, app_of, locale_of, resident_of, tr
+from bot.runtime import Context, app_of, hint, locale_of, resident_of, tr
 from bot.submission import (
     build_submission,
     idempotency_key,
@@ -590,22 +591,14 @@ def conversation(*, persistent: bool) -> ConversationHandler:  # type: ignore[ty
         )
 
 
-async def _describe_hint(update: Update, context: Context) -> None:
-    assert update.effective_message is not None
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _("Please describe the problem in your own words, then press “Done”.")
-    )
+_describe_hint = hint(N_("Please describe the problem in your own words, then press “Done”."))
 
 
-async def _confirm_hint(update: Update, context: Context) -> None:
-    assert update.effective_message is not None
-    _ = tr(context, update)
-    await update.effective_message.reply_text(
-        _(
-            "Please answer with the buttons above: continue, choose another category, or follow a similar case."
-        )
+_confirm_hint = hint(
+    N_(
+        "Please answer with the buttons above: continue, choose another category, or follow a similar case."
     )
+)
 
 
 async def _help_in_conversation(update: Update, context: Context) -> None:

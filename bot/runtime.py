@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from telegram import Update
@@ -56,6 +56,18 @@ def locale_of(context: Context, update: Update | None = None) -> str:
 
 def tr(context: Context, update: Update | None = None) -> Translate:
     return translator(locale_of(context, update), app_of(context).settings.locales_dir)
+
+
+def hint(msgid: str) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
+    """A handler for whatever a step does not expect: it answers with ``msgid`` (marked with
+    ``N_``), in the resident's language, saying what the step waits for."""
+
+    async def reply(update: Update, context: Context) -> None:
+        assert update.effective_message is not None
+        _ = tr(context, update)
+        await update.effective_message.reply_text(_(msgid))
+
+    return reply
 
 
 def resident_of(update: Update, context: Context) -> Resident:
