@@ -27,7 +27,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "STATS_CACHE_SECONDS": (60, "Seconds a public dashboard figure is reused (per process, until the case data changes); 0 turns the cache off"),
     "DATA_KEYS": ("", "JSON {\"kid\": \"base64 32-byte key\"} encrypting sensitive columns; default <instance>/keys.json (not in production)"),
     "DATA_KEY_ACTIVE": ("", "Key id used for new encryptions (default: the last key id)"),
-    "DATA_HASH_KEY": ("", "Base64 key (32+ bytes) of the keyed hashes used for phone / channel-id lookups"),
+    "DATA_HASH_KEYS": ("", "JSON {\"h2\": \"base64 key (32+ bytes)\", \"h1\": …} of the keyed hashes used for phone / channel-id lookups; lookups try every key"),
+    "DATA_HASH_KEY_ACTIVE": ("", "Hash key id used for new lookup hashes (default: the last hash key id)"),
+    "DATA_HASH_KEY": ("", "Single lookup hash key of old (base64, 32+ bytes): the hash key h1, beside or instead of DATA_HASH_KEYS"),
 }
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.privacy.crypto import EncryptedText
+from portal.privacy.crypto import EncryptedText, lookup_hash_column
 
 
 class Role(enum.StrEnum):
@@ -72,8 +72,17 @@ class ChannelIdentity(Base):
     channel: Mapped[str] = mapped_column(String(20))
     #: level: sensitive (a Telegram id), encrypted; look it up by ``external_id_hash``.
     external_id: Mapped[str] = mapped_column(EncryptedText("channel_identities.external_id"))
-    #: Keyed hash of ``channel:external_id`` (set by portal.privacy.models on flush).
-    external_id_hash: Mapped[str] = mapped_column(String(64))
+    #: Keyed hash of ``channel:external_id`` (set by portal.privacy.models on flush), stored as
+    #: ``<hash key id>:<hex>`` (bare hex: hash key h1); match with ``identity_lookup_hashes``.
+    external_id_hash: Mapped[str] = mapped_column(
+        String(100),
+        info=lookup_hash_column(
+            "channel_identity",
+            "channel",
+            "external_id",
+            meaning="residents' channel links (the bot would treat them as new residents)",
+        ),
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship()

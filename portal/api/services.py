@@ -27,7 +27,8 @@ from portal.api.models import ApiKey, IdempotencyRecord, LinkCode
 from portal.cases.models import Case, CaseFollower, Notification
 from portal.db import utcnow
 from portal.errors import Conflict, NotFound, ValidationError
-from portal.privacy.crypto import identity_lookup_hash
+from portal.privacy.crypto import identity_lookup_hashes
+from portal.privacy.hash_keys import refresh_stale_hash
 
 #: Scopes an API key may carry. A ``channel:<name>`` key acts for residents of that channel and
 #: may therefore also read and submit their cases.
@@ -159,11 +160,7 @@ def resolve_channel_resident(
     Safe under concurrency: the insert happens in a savepoint and a unique violation means another
     request created the identity first, which is then used.
     """
-    stmt = select(ChannelIdentity).where(
-        ChannelIdentity.channel == channel,
-        ChannelIdentity.external_id_hash == identity_lookup_hash(channel, external_id),
-    )
-    identity = session.scalar(stmt)
+    identity = find_channel_identity(session, channel=channel, external_id=external_id)
     if identity is not None:
         return identity.user
     name = (display_name or "").strip()[:80] or f"{channel.capitalize()} resident"
@@ -184,11 +181,34 @@ def resolve_channel_resident(
             )
             session.flush()
     except IntegrityError:
-        identity = session.scalar(stmt)
+        identity = find_channel_identity(session, channel=channel, external_id=external_id)
         if identity is None:
             raise
         return identity.user
     return user
+
+
+def find_channel_identity(
+    session: Session, *, channel: str, external_id: str
+) -> ChannelIdentity | None:
+    """The identity of ``channel:external_id``, its hash made under any key of the hash key ring.
+
+    One hashed under an older key is re-hashed under the active key on the spot (lazy re-hash),
+    so residents who keep using the bot move to the new key without ``keys rehash``.
+    """
+    candidates = identity_lookup_hashes(channel, external_id)
+    found = session.scalars(
+        select(ChannelIdentity).where(
+            ChannelIdentity.channel == channel,
+            ChannelIdentity.external_id_hash.in_(candidates),
+        )
+    ).all()
+    if not found:
+        return None
+    # A duplicate made during a rolling restart: prefer the one under the newest key.
+    identity = min(found, key=lambda row: (candidates.index(row.external_id_hash), row.id))
+    refresh_stale_hash(session, identity, "external_id_hash", candidates[0])
+    return identity
 
 
 def create_link_code(session: Session, *, user: User) -> str:
@@ -232,12 +252,7 @@ def redeem_link_code(session: Session, *, code: str, channel: str, external_id: 
     if claimed.rowcount != 1:
         raise Conflict(_("This linking code was just used."))
     target = link.user
-    identity = session.scalar(
-        select(ChannelIdentity).where(
-            ChannelIdentity.channel == channel,
-            ChannelIdentity.external_id_hash == identity_lookup_hash(channel, external_id),
-        )
-    )
+    identity = find_channel_identity(session, channel=channel, external_id=external_id)
     if identity is None:
         session.add(
             ChannelIdentity(

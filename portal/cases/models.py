@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.privacy.crypto import EncryptedText
+from portal.privacy.crypto import EncryptedText, lookup_hash_column
 
 KINDS = ("complaint", "inquiry", "proposal", "praise")
 CHANNELS = ("web", "telegram", "api", "open311", "staff")
@@ -113,8 +113,13 @@ class CaseContact(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
     name: Mapped[str | None] = mapped_column(EncryptedText("case_contacts.name"))  # sensitive
     phone: Mapped[str | None] = mapped_column(EncryptedText("case_contacts.phone"))  # sensitive
-    #: Keyed hash of the phone's digits for equality lookups (set by portal.privacy.models).
-    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: Keyed hash of the phone's digits for equality lookups (set by portal.privacy.models), as
+    #: ``<hash key id>:<hex>`` (bare hex: hash key h1); match with ``phone_lookup_hashes``.
+    phone_hash: Mapped[str | None] = mapped_column(
+        String(100),
+        index=True,
+        info=lookup_hash_column("phone", "phone", meaning="contacts found by phone number"),
+    )
     consent_purpose: Mapped[str | None] = mapped_column(String(60))
     consent_notice_version: Mapped[str | None] = mapped_column(String(20))
     consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
