@@ -31,9 +31,11 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     engine = make_engine(_url())
-    with engine.connect() as conn:
-        _run(conn)
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            _run(conn)
+    finally:
+        engine.dispose()  # also when a migration raises: no pooled connection outlives it
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
