@@ -62,7 +62,11 @@ def count_under_key(session: Session, kid: str) -> int:
     total = 0
     for _table, column in encrypted_columns():
         raw = type_coerce(column, Text)
-        total += session.scalar(select(func.count()).where(raw.like(f"{PREFIX}{kid}:%"))) or 0
+        prefix = f"{PREFIX}{kid}:"  # compared as a string: "_" in a key id is no LIKE wildcard
+        total += (
+            session.scalar(select(func.count()).where(func.substr(raw, 1, len(prefix)) == prefix))
+            or 0
+        )
     return total
 
 

@@ -171,3 +171,19 @@ def test_key_rotation_by_cli_without_losing_data(db_url: str, tmp_path: Path) ->
         )
         assert actions == ["key_rotated", "keys_reencrypted", "keys_reencrypted", "key_retired"]
     third.extensions["db"].dispose()
+
+
+def test_counting_rows_under_a_key_takes_its_id_literally(session, canary_case) -> None:  # type: ignore[no-untyped-def]
+    """Key ids may contain "_": it must not act as a LIKE wildcard (k_1 is not kx1)."""
+    from sqlalchemy import text
+
+    from portal.privacy.keys import count_under_key
+
+    before = count_under_key(session, "kx1")
+    session.execute(
+        text("UPDATE case_contacts SET phone = :raw WHERE case_id = :id"),
+        {"raw": "enc:v1:kx1:AAAA", "id": canary_case.id},
+    )
+    assert count_under_key(session, "kx1") == before + 1
+    assert count_under_key(session, "k_1") == 0
+    session.rollback()
