@@ -25,7 +25,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import lookup, notifications, proposals, reporting, submission
+from bot import lookup, notifications, phone, proposals, reporting, submission
 from bot.gateway import AccessDenied, InvalidRequest, PortalGateway, PortalUnavailable
 from bot.i18n import LANGUAGE_NAMES, LOCALES, use_locales_dir
 from bot.menu import MAIN_MENU, LabelFilter, help_text, main_menu_keyboard
@@ -299,6 +299,7 @@ def build_application(
         *lookup.handlers(),
         *notifications.handlers(),
         *proposals.handlers(),
+        *phone.handlers(),
         CallbackQueryHandler(reporting.stale_button),
         MessageHandler(filters.COMMAND, unknown_command),
         MessageHandler(filters.ALL, anything_else),

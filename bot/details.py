@@ -32,6 +32,7 @@ from bot.drafts import (
 from bot.gateway import PortalError
 from bot.i18n import N_, Translate
 from bot.menu import CANCEL, NEXT, NO_PHONE, SHARE_LOCATION, SHARE_PHONE, SKIP
+from bot.phone import confirm_own_phone, confirmed_text, is_own_contact
 from bot.runtime import Context, app_of, hint, locale_of, resident_of, tr
 
 
@@ -192,8 +193,9 @@ async def ask_phone(update: Update, context: Context) -> str:
     await update.effective_chat.send_message(
         _(
             "May the department call you if they need details? If you share your phone number, "
-            "only the staff handling this case will see it; it is never published and is used "
-            "only for this case. Press “Share my phone number” to agree, or “No phone number”."
+            "only the staff handling this case will see it; it is never published. It also "
+            "confirms your account's phone number (Telegram has verified it), which lets you "
+            "take part in proposals. Press “Share my phone number” to agree, or “No phone number”."
         ),
         reply_markup=keyboard,
     )
@@ -207,16 +209,21 @@ async def contact_received(update: Update, context: Context) -> str:
     assert update.effective_user is not None
     _ = tr(context, update)
     contact = message.contact
-    if contact.user_id != update.effective_user.id:
+    if not is_own_contact(update, contact):  # someone else's card: never their number
         await message.reply_text(_("Please use the button below to share your own phone number."))
         return PHONE
     draft["phone"] = contact.phone_number
     draft["contact_name"] = (
         " ".join(n for n in (contact.first_name, contact.last_name) if n)[:100] or None
     )
-    await message.reply_text(
-        _("Thank you, your number is only for this case."), reply_markup=ReplyKeyboardRemove()
-    )
+    text = _("Thank you. Only the staff handling this case will see your number.")
+    try:
+        confirmed = await confirm_own_phone(update, context, contact)
+    except PortalError:  # unreachable or refused: the report goes on, the number is in the draft
+        confirmed = {}
+    if confirmed.get("changed"):
+        text += "\n" + confirmed_text(_, confirmed)
+    await message.reply_text(text, reply_markup=ReplyKeyboardRemove())
     return await show_summary(update, context)
 
 

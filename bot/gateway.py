@@ -231,6 +231,12 @@ class ProposalGateway(Protocol):
 
     async def verify_resident(self, resident: Resident, code: str) -> dict[str, Any]: ...
 
+    async def confirm_phone(
+        self, resident: Resident, *, phone_number: str, contact_user_id: int
+    ) -> dict[str, Any]:
+        """The resident shared their own contact card: record the number, level 1 (idempotent)."""
+        ...
+
     async def get_proposal(self, resident: Resident, proposal_id: int) -> dict[str, Any]:
         """One proposal with its for/against overview, official answer and history."""
         ...
@@ -443,6 +449,18 @@ class HttpPortalGateway:
     async def verify_resident(self, resident: Resident, code: str) -> dict[str, Any]:
         return dict(
             await self._call("POST", "/me/verification", resident=resident, json={"code": code})
+        )
+
+    async def confirm_phone(
+        self, resident: Resident, *, phone_number: str, contact_user_id: int
+    ) -> dict[str, Any]:
+        return dict(
+            await self._call(
+                "POST",
+                "/me/phone",
+                resident=resident,
+                json={"phone_number": phone_number, "contact_user_id": int(contact_user_id)},
+            )
         )
 
     async def get_proposal(self, resident: Resident, proposal_id: int) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from bot.menu import (
     LabelFilter,
     main_menu_keyboard,
 )
+from bot.phone import ask_for_contact
 from bot.runtime import Context, app_of, hint, resident_of, tr
 
 WHERE, STANCE, COMMENT = "proposals_where", "proposals_stance", "proposals_comment"
@@ -459,10 +460,8 @@ async def verify_command(update: Update, context: Context) -> None:
     """``/verify CODE``: the one-time code from the community office raises the resident's level."""
     assert update.effective_message is not None
     _ = tr(context, update)
-    if not context.args:
-        await update.effective_message.reply_text(
-            _("Send /verify followed by the code you got from your community office.")
-        )
+    if not context.args:  # no code: offer to confirm the phone number instead
+        await ask_for_contact(update, context)
         return
     try:
         result = await app_of(context).gateway.verify_resident(
@@ -470,6 +469,11 @@ async def verify_command(update: Update, context: Context) -> None:
         )
     except InvalidRequest as error:
         await update.effective_message.reply_text(error.message)
+        return
+    except PortalUnavailable:
+        await update.effective_message.reply_text(
+            _("I cannot reach the portal right now. Please try again in a minute.")
+        )
         return
     await update.effective_message.reply_text(
         _("Thank you: your account is now “%(level)s”.", level=result.get("label", ""))

@@ -242,6 +242,13 @@ def can_delete_comment(user: User | None, comment: Any) -> bool:
     return can_edit_comment(user, comment)
 
 
+def can_issue_verification_codes(user: User | None) -> bool:
+    """Issue, list and revoke the community offices' one-time verification codes: administrators
+    only. No role runs a community office (coordinators are the 12345 dispatch centre), so an
+    administrator issues and prints the codes the office hands out."""
+    return is_admin(user)
+
+
 def can_read_audit_log(user: User | None) -> bool:
     """Search, export and check the audit log. Nobody may edit it, administrators included."""
     return is_admin(user)

@@ -400,6 +400,7 @@ def _personal_data_schemas() -> dict[str, Any]:
                 "privacy_notice_version",
                 "account",
                 "identities",
+                "confirmed_phone",
                 "cases",
                 "followed_cases",
                 "verdicts",
@@ -428,6 +429,13 @@ def _personal_data_schemas() -> dict[str, Any]:
                     "items": _record(
                         {"channel": string, "external_id": string, "created_at": when}
                     ),
+                },
+                "confirmed_phone": {
+                    "oneOf": [
+                        _record({"phone": string, "channel": string, "confirmed_at": when}),
+                        {"type": "null"},
+                    ],
+                    "description": "The number a channel confirmed for the account (level 1)",
                 },
                 "cases": {
                     "type": "array",

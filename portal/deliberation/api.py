@@ -1,4 +1,5 @@
-"""``/api/v1/proposals…`` and ``/api/v1/me/verification``: deliberation for the bot and other apps.
+"""``/api/v1/proposals…``, ``/api/v1/me/verification`` and ``/api/v1/me/phone``: deliberation
+for the bot and other apps.
 
 Same key auth, scopes, resident header, rate limits and ``{code, message}`` errors as the rest
 of ``/api/v1`` (``portal.api.auth``); described in the OpenAPI document by
@@ -17,6 +18,7 @@ from flask_babel import gettext as _
 
 from portal import get_session
 from portal.api import auth
+from portal.api.services import parse_resident
 from portal.api.views import json_body
 from portal.deliberation import overview, threads
 from portal.deliberation import participation as part
@@ -284,6 +286,41 @@ def verify() -> Any:
     payload = {
         "verification_level": resident.verification_level,
         "label": part.level_label(resident.verification_level),
+    }
+    session.commit()
+    return jsonify(payload)
+
+
+@bp.post("/me/phone")
+def confirm_phone() -> Any:
+    """The bot passes on a contact card the resident shared: their own number, which Telegram
+    verified, confirms the account (level 1). Only a channel key that may act for the resident
+    gets here, and only for a channel that vouches for phone numbers."""
+    auth.authenticate()
+    resident = auth.acting_resident(required=True)
+    assert resident is not None
+    channel, external_id = parse_resident(auth.resident_reference() or "")
+    body = json_body()
+    phone = _string(body, "phone_number", required=True, max_len=40) or ""
+    owner = body.get("contact_user_id")
+    if isinstance(owner, bool) or not isinstance(owner, int) or not 0 < owner < 2**63:
+        raise ValidationError(
+            _("contact_user_id must be the id of the contact's owner."), field="contact_user_id"
+        )
+    session = get_session()
+    result = part.confirm_phone_from_channel(
+        session,
+        user=resident,
+        channel=channel,
+        external_id=external_id,
+        contact_user_id=str(owner),
+        phone_number=phone,
+    )
+    payload = {
+        "verification_level": resident.verification_level,
+        "label": part.level_label(resident.verification_level),
+        "phone_confirmed": True,
+        "changed": result.changed,
     }
     session.commit()
     return jsonify(payload)

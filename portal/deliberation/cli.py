@@ -8,7 +8,7 @@ from flask import Flask
 
 from portal import get_session
 from portal.audit.services import record_audit
-from portal.deliberation.participation import issue_verification_codes
+from portal.deliberation.participation import RESIDENT_VERIFIED, issue_code_batch
 from portal.deliberation.services import archive_expired_proposals, set_area_participation_rule
 from portal.errors import DomainError
 from portal.jurisdiction.services import get_area
@@ -41,21 +41,42 @@ def archive_expired_command() -> None:
     "--issued-by", required=True, help="The office handing them out, e.g. 青松社区居委会."
 )
 @click.option("--valid-days", default=30, show_default=True, type=int)
-def issue_codes_command(count: int, area_code: str | None, issued_by: str, valid_days: int) -> None:
-    """Print one-time codes that make a resident "verified" (level 2). Only hashes are stored."""
+@click.option(
+    "--level",
+    default=RESIDENT_VERIFIED,
+    show_default=True,
+    type=click.IntRange(1, 2),
+    help="1 phone confirmed, 2 verified resident.",
+)
+def issue_codes_command(
+    count: int, area_code: str | None, issued_by: str, valid_days: int, level: int
+) -> None:
+    """Print one-time codes (one batch) that raise a resident to --level. Only hashes are stored;
+    the batch is listed on /admin/verification-codes."""
     session = get_session()
     try:
         area = get_area(session, area_code) if area_code else None
-        issued = issue_verification_codes(
-            session, count=count, issued_by=issued_by, area=area, valid_days=valid_days
-        )
+        issued = issue_code_batch(
+            session,
+            count=count,
+            issued_by=issued_by,
+            area=area,
+            level=level,
+            valid_days=valid_days,
+        ).codes
         record_audit(
             session,
             actor="cli",
             action="verification.issue_codes",
-            target_type="area",
-            target_id=area_code,
-            after={"count": count, "issued_by": issued_by, "valid_days": valid_days},
+            target_type="verification_code_batch",
+            target_id=issued[0].record.batch_id,
+            after={
+                "area": area_code,
+                "count": count,
+                "level": level,
+                "issued_by": issued_by,
+                "valid_days": valid_days,
+            },
         )
     except DomainError as error:
         session.rollback()

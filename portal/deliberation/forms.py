@@ -62,3 +62,26 @@ class ProgressForm(FlaskForm):
     progress = IntegerField(_l("Progress (%)"), validators=[NumberRange(0, 100)])
     milestone = StringField(_l("Milestone"), validators=[DataRequired(), Length(max=200)])
     on_date = DateField(_l("Date"), validators=[Optional()])
+
+
+class CodeBatchForm(FlaskForm):
+    """Issue a batch of one-time verification codes (the admin's community-office page)."""
+
+    area_code = SelectField(_l("Area"), validators=[Optional()], choices=[])
+    count = IntegerField(
+        _l("Number of codes"), default=20, validators=[DataRequired(), NumberRange(1, 500)]
+    )
+    level = SelectField(_l("Level the codes grant"), choices=[], coerce=int)
+    valid_days = IntegerField(
+        _l("Valid for (days)"), default=30, validators=[DataRequired(), NumberRange(1, 365)]
+    )
+    issued_by = StringField(
+        _l("Handed out by"),
+        description=_l("The office that hands the codes out, e.g. 青松社区居委会."),
+        validators=[DataRequired(), Length(max=120)],
+    )
+    request_token = HiddenField()
+
+
+class RevokeCodeForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)])

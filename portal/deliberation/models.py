@@ -7,6 +7,7 @@ are stored raw and escaped on output; proposal bodies are stored raw (internal) 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -18,11 +19,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.privacy.crypto import EncryptedText
+from portal.privacy.crypto import EncryptedText, lookup_hash_column, phone_lookup_hash
 
 #: Visibility of a proposal or comment as far as moderation goes.
 VISIBLE = "visible"
@@ -249,14 +251,38 @@ class AreaParticipationRule(Base):
     area: Mapped[Area] = relationship()  # noqa: F821
 
 
+class VerificationCodeBatch(Base):
+    """Codes issued together (by an administrator on ``/admin/verification-codes`` or by the
+    ``issue-verification-codes`` command): the unit the office prints, tracks and revokes."""
+
+    __tablename__ = "verification_code_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+    issued_by: Mapped[str] = mapped_column(String(120))  # the office handing them out
+    issued_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The issuing form's one-time token: a re-sent form (reload, double click) issues nothing.
+    request_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    area: Mapped[Area | None] = relationship()  # noqa: F821
+    issued_by_user: Mapped[User | None] = relationship()  # noqa: F821
+
+
 class VerificationCode(Base):
-    """A one-time code handed out by a community office: entering it makes a resident verified
-    (level 2). Only a hash of the code is stored."""
+    """A one-time code handed out by a community office: entering it raises a resident to its
+    level (2, verified resident, or 1, phone confirmed). Only a hash of the code is stored."""
 
     __tablename__ = "verification_codes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)  # level: secret-derived
+    batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("verification_code_batches.id"), index=True
+    )
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
     issued_by: Mapped[str] = mapped_column(String(120))
     level: Mapped[int] = mapped_column(Integer, default=2)
@@ -265,3 +291,31 @@ class VerificationCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ConfirmedPhone(Base):
+    """A resident's phone number confirmed by a channel that vouches for it (Telegram, when the
+    resident shares their own contact): it raised the account to level 1. One per account."""
+
+    __tablename__ = "confirmed_phones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    phone: Mapped[str] = mapped_column(EncryptedText("confirmed_phones.phone"))  # sensitive
+    #: Keyed hash of the phone's digits (set on flush, below), as ``<hash key id>:<hex>`` (bare
+    #: hex: hash key h1); match with ``phone_lookup_hashes``. One number confirms one account.
+    phone_hash: Mapped[str] = mapped_column(
+        String(100),
+        unique=True,
+        info=lookup_hash_column(
+            "phone", "phone", meaning="one phone number confirming two accounts (level 1)"
+        ),
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+@event.listens_for(ConfirmedPhone, "before_insert")
+@event.listens_for(ConfirmedPhone, "before_update")
+def _hash_confirmed_phone(_mapper: Any, _connection: Any, row: ConfirmedPhone) -> None:
+    row.phone_hash = phone_lookup_hash(row.phone) or ""

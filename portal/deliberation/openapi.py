@@ -224,6 +224,39 @@ def deliberation_schemas() -> dict[str, Any]:
             "required": ["verification_level", "label"],
             "properties": {"verification_level": {"type": "integer"}, "label": {"type": "string"}},
         },
+        "PhoneConfirmationRequest": {
+            "type": "object",
+            "required": ["phone_number", "contact_user_id"],
+            "properties": {
+                "phone_number": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 40,
+                    "description": "The number on the contact card the resident shared",
+                },
+                "contact_user_id": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 2**63 - 1,
+                    "description": "The channel's user id of the card's owner: it must be the "
+                    "resident's own id (the X-Shuzhi-Resident header's), or the call is refused "
+                    "with not_own_contact",
+                },
+            },
+        },
+        "PhoneConfirmationResult": {
+            "type": "object",
+            "required": ["verification_level", "label", "phone_confirmed", "changed"],
+            "properties": {
+                "verification_level": {"type": "integer"},
+                "label": {"type": "string"},
+                "phone_confirmed": {"type": "boolean", "const": True},
+                "changed": {
+                    "type": "boolean",
+                    "description": "False when this number was already confirmed (a repeat)",
+                },
+            },
+        },
     }
 
 
@@ -327,6 +360,22 @@ def deliberation_paths() -> dict[str, Any]:
                 "responses": {
                     "200": _json(_ref("VerificationResult"), "The resident's level now"),
                     **_errors(*COMMON, "413", "415", "422"),
+                },
+            }
+        },
+        "/me/phone": {
+            "post": {
+                "operationId": "confirmResidentPhone",
+                "summary": "Record the phone number a channel vouches for (level 1, idempotent)",
+                "description": "For a channel that verifies phone numbers (Telegram: a contact "
+                "card whose user id is the sender's own). Raises the resident to level 1 "
+                "(phone confirmed) if below; never lowers. A card of someone else is refused "
+                "(422 not_own_contact); a number that confirms another account, 409.",
+                "parameters": resident_required,
+                "requestBody": _body("PhoneConfirmationRequest"),
+                "responses": {
+                    "200": _json(_ref("PhoneConfirmationResult"), "The resident's level now"),
+                    **_errors(*COMMON, "409", "413", "415", "422"),
                 },
             }
         },

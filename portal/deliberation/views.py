@@ -13,7 +13,7 @@ from datetime import date
 from functools import partial
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
@@ -52,10 +52,13 @@ bp = Blueprint(
 
 
 def _register_api(state: Any) -> None:
-    """The JSON endpoints (``/api/v1/proposals``…) are a blueprint of their own (no CSRF)."""
+    """The JSON endpoints (``/api/v1/proposals``…) are a blueprint of their own (no CSRF), and
+    so are the administrators' verification-code pages (``/admin/verification-codes``)."""
     from portal.deliberation.api import bp as api_bp
+    from portal.deliberation.code_pages import bp as code_pages_bp
 
     state.app.register_blueprint(api_bp)
+    state.app.register_blueprint(code_pages_bp)
 
 
 bp.record_once(_register_api)
@@ -577,17 +580,28 @@ def moderation_decide() -> Any:
 def verification() -> Any:
     session = get_session()
     if request.method == "POST":
-        return _act(
+        before = current_user.verification_level
+        response = _act(
             lambda: part.redeem_verification_code(
                 session, user=_user(), code=request.form.get("code", "")
             ),
             url_for("deliberation.verification"),
-            _("Thank you: you are now a verified resident."),
         )
+        after = current_user.verification_level
+        if after == part.RESIDENT_VERIFIED and before != after:
+            flash(_("Thank you: you are now a verified resident."), "success")
+        elif after > before:
+            flash(
+                _("Thank you: your account is now “%(level)s”.", level=part.level_label(after)),
+                "success",
+            )
+        return response
     return render_template(
         "deliberation/verification.html",
         level=current_user.verification_level,
         level_label=part.level_label,
+        phone_confirmed=part.has_confirmed_phone(session, _user()),
+        has_link_page="api.link_code" in current_app.view_functions,
         needs={
             action: part.required_level(session, action) for action in part.ACTION_LEVEL_SETTINGS
         },

@@ -45,8 +45,18 @@ _SPEC: dict[str, dict[Level, str]] = {
         "secret": "code_hash",
     },
     "verification_codes": {
-        "internal": "id area_id issued_by level created_at expires_at used_at used_by_id revoked",
+        "internal": "id batch_id area_id issued_by level created_at expires_at used_at "
+        "used_by_id revoked",
         "secret": "code_hash",
+    },
+    "verification_code_batches": {
+        # request_token only de-duplicates a re-sent issuing form; it grants nothing.
+        "internal": "id area_id level count issued_by issued_by_user_id request_token "
+        "created_at expires_at",
+    },
+    "confirmed_phones": {
+        "internal": "id user_id phone_hash channel confirmed_at",
+        "sensitive": "phone",
     },
     "idempotency_records": {
         # response_body holds the public case view returned to the client, nothing more.

@@ -21,7 +21,13 @@ from portal.audit.services import record_audit
 from portal.cases.models import Case, CaseFollower, Notification
 from portal.cases.services import CONSENT_PURPOSE, PRIVACY_NOTICE_VERSION
 from portal.db import utcnow
-from portal.deliberation.models import Comment, Proposal, ProposalFollower, Support
+from portal.deliberation.models import (
+    Comment,
+    ConfirmedPhone,
+    Proposal,
+    ProposalFollower,
+    Support,
+)
 from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.workbench.models import Verdict
 
@@ -187,6 +193,7 @@ def export_personal_data(session: Session, *, user: User, ip: str | None = None)
         .where(ChannelIdentity.user_id == user.id)
         .order_by(ChannelIdentity.id)
     ).all()
+    phone = session.scalar(select(ConfirmedPhone).where(ConfirmedPhone.user_id == user.id))
     data = {
         "format": "shuzhi-personal-data/1",
         "generated_at": utcnow().isoformat(),
@@ -205,6 +212,13 @@ def export_personal_data(session: Session, *, user: User, ip: str | None = None)
             {"channel": i.channel, "external_id": i.external_id, "created_at": _iso(i.created_at)}
             for i in identities
         ],
+        "confirmed_phone": None
+        if phone is None
+        else {
+            "phone": phone.phone,
+            "channel": phone.channel,
+            "confirmed_at": _iso(phone.confirmed_at),
+        },
         "cases": case_items,
         "followed_cases": [
             {"tracking_number": tn, "reason": reason, "since": _iso(at)}
@@ -329,6 +343,7 @@ def erase_account(
     identities = session.execute(
         delete(ChannelIdentity).where(ChannelIdentity.user_id == user.id)
     ).rowcount
+    session.execute(delete(ConfirmedPhone).where(ConfirmedPhone.user_id == user.id))
     session.execute(delete(LinkCode).where(LinkCode.user_id == user.id))
     session.execute(delete(Notification).where(Notification.user_id == user.id))
     session.execute(delete(CaseFollower).where(CaseFollower.user_id == user.id))

@@ -184,6 +184,8 @@ class FakePortal:
     supporters: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     comments: list[tuple[int, int, str, str]] = field(default_factory=list)
     verified: set[int] = field(default_factory=set)
+    #: telegram id → the phone number the portal recorded from the resident's own contact.
+    phones: dict[int, str] = field(default_factory=dict)
     proposal_followers: set[tuple[int, int]] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
     _sequence: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -473,3 +475,18 @@ class FakePortal:
             )
         self.verified.add(resident.telegram_id)
         return {"verification_level": 2, "label": "verified resident"}
+
+    async def confirm_phone(
+        self, resident: Resident, *, phone_number: str, contact_user_id: int
+    ) -> dict[str, Any]:
+        """Like the portal: only the resident's own card counts; a repeat changes nothing."""
+        self._enter("confirm_phone")
+        if contact_user_id != resident.telegram_id:
+            raise InvalidRequest(
+                "This is not your own contact.", code="not_own_contact", status=422
+            )
+        changed = self.phones.get(resident.telegram_id) != phone_number
+        self.phones[resident.telegram_id] = phone_number
+        if resident.telegram_id in self.verified:
+            return {"verification_level": 2, "label": "verified resident", "changed": changed}
+        return {"verification_level": 1, "label": "phone confirmed", "changed": changed}

@@ -333,3 +333,43 @@ async def test_proposals_nearby_support_and_comment_through_the_real_portal(
     assert len(supports) == 1 and supports[0].channel == "telegram"
     (comment,) = session.scalars(select(Comment)).all()
     assert comment.stance == "for" and comment.body == "非常需要，孩子上学要走很远。"
+
+
+async def test_own_contact_confirms_the_phone_through_the_real_portal(
+    served,
+    bot_key,
+    session,  # type: ignore[no-untyped-def]
+) -> None:
+    """/verify → the contact button → the resident's own card: level 1 in the database, the
+    number encrypted; someone else's card changes nothing; a repeat is idempotent."""
+    from portal.accounts.models import ChannelIdentity
+    from portal.deliberation.models import ConfirmedPhone
+    from portal.privacy.crypto import identity_lookup_hash
+
+    url, _flaky = served
+    telegram = FakeTelegram()
+    bot = build_application(
+        bot_settings(portal_url=url),
+        HttpPortalGateway(url, bot_key, sleep=no_wait),
+        request=telegram,
+        get_updates_request=telegram,
+    )
+    async with bot:
+        resident = ChatResident(bot, telegram, user_id=6160)
+        offer = await resident.say("/verify")
+        assert offer[-1].keyboard["keyboard"][0][0]["request_contact"] is True
+        other = await resident.share_contact("13900000000", user_id=1)
+        assert "someone else's contact card" in texts(other)
+        confirmed = await resident.share_contact("+86 138 0013 8000")
+        assert "your account is now “phone confirmed”" in texts(confirmed)
+        again = await resident.share_contact("+86 138 0013 8000")
+        assert "already confirmed" in texts(again)
+    session.expire_all()
+    identity = session.scalar(
+        select(ChannelIdentity).where(
+            ChannelIdentity.external_id_hash == identity_lookup_hash("telegram", "6160")
+        )
+    )
+    assert identity is not None and identity.user.verification_level == 1
+    (phone,) = session.scalars(select(ConfirmedPhone)).all()
+    assert phone.user_id == identity.user_id and phone.phone == "+86 138 0013 8000"

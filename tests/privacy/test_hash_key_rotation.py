@@ -290,7 +290,8 @@ def test_rehash_command_is_batched_audited_and_safe_to_run_again(
         assert status.exit_code == 0, status.output
         assert "lookup hash keys:" in status.output
         assert (
-            "h1: 14 hashes (channel_identities.external_id_hash 7, case_contacts.phone_hash 7)"
+            "h1: 14 hashes (channel_identities.external_id_hash 7, "
+            "confirmed_phones.phone_hash 0, case_contacts.phone_hash 7)"
             in status.output
         )
         assert "h2 (active): 0 hashes" in status.output
@@ -384,9 +385,10 @@ def test_an_interrupted_rehash_keeps_its_batches_and_the_next_run_finishes(
         def factory_with_an_edit_in_between() -> Any:
             nonlocal calls
             calls += 1
-            # Calls: identities reader, its two writers, contacts reader, then the first
-            # contacts batch's writer: just before it, the application updates contact #1.
-            if calls == 5:
+            # Calls: identities reader, its two writers, the (empty) confirmed phones' reader,
+            # contacts reader, then the first contacts batch's writer: just before it, the
+            # application updates contact #1.
+            if calls == 6:
                 with factory() as other:
                     contact = other.scalars(select(CaseContact).order_by(CaseContact.id)).first()
                     contact.phone = "13911112222"
