@@ -16,6 +16,7 @@ from portal.db import Database
 from portal.errors import DomainError
 from portal.extensions import babel, csrf, limiter, login_manager, select_locale
 from portal.privacy import install_privacy
+from portal.system_messages import event_note
 
 #: Feature packages whose ``views`` module defines a blueprint ``bp``; each registers itself here.
 FEATURES = (
@@ -60,6 +61,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["db"] = database
 
     babel.init_app(app, locale_selector=select_locale)
+    # What an event says, in the reader's language (system messages) or as a person wrote it.
+    app.add_template_global(event_note, "event_note")
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"

@@ -27,6 +27,19 @@ ERROR_STATUSES = {
 }
 
 NULLABLE_STRING = {"type": ["string", "null"]}
+#: A note the system wrote, as stored: its code and arguments (``note`` is its text in the
+#: requested language, or the recipient's for notifications). Null for a person's words.
+SYSTEM_MESSAGE = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["code", "args"],
+            "properties": {"code": {"type": "string"}, "args": {"type": "object"}},
+        },
+        {"type": "null"},
+    ],
+    "description": "The system message behind ``note`` (code and arguments), if any",
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -130,6 +143,7 @@ def _schemas() -> dict[str, Any]:
                         "type": {"type": "string"},
                         "at": {"type": "string", "format": "date-time"},
                         "note": NULLABLE_STRING,
+                        "message": SYSTEM_MESSAGE,
                         "status": NULLABLE_STRING,
                         "label": {"type": "string"},
                     },
@@ -334,7 +348,11 @@ def _schemas() -> dict[str, Any]:
                 "status_label": NULLABLE_STRING,
                 "public_status": {"type": ["string", "null"], "enum": ["open", "closed", None]},
                 "locale": {"type": "string", "description": "The recipient's language"},
-                "note": NULLABLE_STRING,
+                "note": {
+                    "type": ["string", "null"],
+                    "description": "In the recipient's language when the system wrote it",
+                },
+                "message": SYSTEM_MESSAGE,
                 "created_at": {"type": "string", "format": "date-time"},
                 "url": NULLABLE_STRING,
             },

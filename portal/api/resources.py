@@ -14,6 +14,7 @@ from portal.api.services import PendingNotification
 from portal.cases import services as case_services
 from portal.cases.models import KINDS, Case
 from portal.jurisdiction.models import Category, Department
+from portal.system_messages import message_of, payload_note
 
 __all__ = ["KINDS", "case_resource", "category_ref", "notification_resource", "preview_resource"]
 
@@ -56,6 +57,7 @@ def case_resource(case: Case) -> dict[str, Any]:
             "type": item["type"],
             "at": _iso(item["at"]),
             "note": item.get("note"),
+            "message": item.get("message"),
             "status": item.get("to_status"),
             "label": str(item.get("label") or item["type"]),
         }
@@ -113,18 +115,20 @@ def notification_resource(pending: PendingNotification, channel: str) -> dict[st
         "status_label": _in_locale(pending.locale, status_label, status) if status else None,
         "locale": pending.locale,
         "public_status": PUBLIC_STATUS.get(status) if status else None,
-        "note": payload.get("note"),
+        "note": _in_locale(pending.locale, payload_note, payload),
+        "message": message_of(payload),
         "created_at": _iso(note.created_at),
         "url": case_url(tracking_number) if tracking_number else None,
     }
 
 
-def _in_locale(locale: str, label: Any, value: str) -> str:
-    """A label in the recipient's language (the bot's request has no resident)."""
+def _in_locale(locale: str, label: Any, value: Any) -> str | None:
+    """A label or note in the recipient's language (the bot's request has no resident)."""
     from flask_babel import force_locale
 
     with force_locale(locale or "zh_Hans_CN"):
-        return str(label(value))
+        text = label(value)
+        return None if text is None else str(text)
 
 
 def status_label(status: str) -> str:

@@ -58,6 +58,7 @@ from portal.routing.services import (
     compute_due_dates,
     route_case,
 )
+from portal.system_messages import event_note, message_of
 
 __all__ = [
     "CasePreview",
@@ -610,7 +611,8 @@ def public_case_view(case: Case) -> dict[str, Any]:
         {
             "type": event.type,
             "at": event.created_at,
-            "note": event.note,
+            "note": event_note(event),  # in the reader's language when the system wrote it
+            "message": message_of(event.data),
             "to_status": event.to_status,
             "status": event.to_status,
             "label": labels.event_label(event.type),
@@ -618,7 +620,11 @@ def public_case_view(case: Case) -> dict[str, Any]:
         for event in case.events
         if event.public and event.type != "me_too"
     ]
-    replies = [e for e in case.events if e.public and e.type in ("reply", "resolve") and e.note]
+    replies = [
+        note
+        for e in case.events
+        if e.public and e.type in ("reply", "resolve") and (note := event_note(e))
+    ]
     photos = [
         {
             "id": a.id,
@@ -663,6 +669,6 @@ def public_case_view(case: Case) -> dict[str, Any]:
         "overdue": case.is_overdue(),
         "me_too_count": case.me_too_count,
         "timeline": timeline,
-        "latest_reply": replies[-1].note if replies else None,
+        "latest_reply": replies[-1] if replies else None,
         "photos": photos,
     }

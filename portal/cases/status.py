@@ -16,6 +16,8 @@ from portal.accounts.models import User
 from portal.cases.models import Case, CaseEvent, CaseFollower, Notification
 from portal.db import utcnow
 from portal.errors import InvalidTransition
+from portal.system_messages import KEY as MESSAGE_KEY
+from portal.system_messages import message_of
 
 TRIAGE = "triage"  # 待分拨: waiting for a coordinator
 ASSIGNED = "assigned"  # 待签收: routed to a department, not yet accepted
@@ -175,11 +177,14 @@ def record_event(
 
 
 def enqueue_notifications(session: Session, case: Case, event: CaseEvent) -> None:
-    """Write one outbox row per follower (not the actor): public fields only."""
+    """Write one outbox row per follower (not the actor): public fields only. A system message
+    on the event travels with it, so the feed puts it in each recipient's language."""
     followers = session.execute(
         select(CaseFollower.user_id, CaseFollower.reason).where(CaseFollower.case_id == case.id)
     ).all()
     kind = "reply" if event.type == "reply" else "status_changed"
+    message = message_of(event.data)
+    extra = {MESSAGE_KEY: message} if message is not None else {}
     for user_id, reason in followers:
         if event.actor_id is not None and user_id == event.actor_id:
             continue
@@ -194,6 +199,7 @@ def enqueue_notifications(session: Session, case: Case, event: CaseEvent) -> Non
                     "event": event.type,
                     "status": case.status,
                     "note": event.note,
+                    **extra,
                 },
             )
         )
@@ -204,6 +210,6 @@ def enqueue_notifications(session: Session, case: Case, event: CaseEvent) -> Non
                     case_id=case.id,
                     event_id=event.id,
                     kind="verdict_request",
-                    payload={"tracking_number": case.tracking_number, "note": event.note},
+                    payload={"tracking_number": case.tracking_number, "note": event.note, **extra},
                 )
             )

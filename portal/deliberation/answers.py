@@ -6,6 +6,7 @@ of the department leading the proposal's linked case). Services flush; the edge 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from portal.deliberation.services import (
     sync_review_status,
 )
 from portal.errors import InvalidTransition, PermissionDenied, ValidationError
+from portal.system_messages import system_message
 from portal.workbench.handling import MAX_NOTE_CHARS
 
 
@@ -76,28 +78,55 @@ def answer_proposal(
     session.flush()
     # The proposal is answered first: the workbench refuses to resolve a case whose proposal
     # still awaits its answer. One transaction, so a failure below undoes the answer too.
-    lc.transition_proposal(session, proposal, "answer", actor=actor, note=lc.outcome_label(outcome))
+    lc.transition_proposal(
+        session,
+        proposal,
+        "answer",
+        actor=actor,
+        message=system_message("proposal_outcome", outcome=outcome),
+    )
     if case.status == ASSIGNED:
         accept_case(session, case=case, actor=actor)
     if case.status == ACCEPTED:
         resolve_case(
-            session, case=case, actor=actor, summary=case_summary(outcome, answer, reasons)
+            session,
+            case=case,
+            actor=actor,
+            summary=case_summary(proposal.answer_text, proposal.answer_reasons),
+            message=case_summary_message(outcome, proposal.answer_text, proposal.answer_reasons),
         )
     notify_followers(
-        session, proposal, "answered", note=f"{lc.outcome_label(outcome)}: {proposal.title}"
+        session,
+        proposal,
+        "answered",
+        note=proposal.title,
+        message=system_message("proposal_answered", outcome=outcome, title=proposal.title),
     )
     return proposal
 
 
-def case_summary(outcome: str, answer: str, reasons: str) -> str:
-    """The linked case's public resolution note: the decision, the answer and its reasons,
-    shortened to what a case note holds (the proposal page keeps the full text)."""
-    text = "\n".join(
-        (f"{lc.outcome_label(outcome)}: {answer}", _("Reasons: %(reasons)s", reasons=reasons))
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def case_summary(answer: str | None, reasons: str | None) -> str:
+    """The linked case's resolution note as stored: the department's words only (the answer,
+    then its reasons, masked), shortened to what a case note holds. Readers see
+    :func:`case_summary_message` instead, which frames them in their language."""
+    return _shorten("\n".join(t for t in (answer, reasons) if t), MAX_NOTE_CHARS)
+
+
+def case_summary_message(outcome: str, answer: str | None, reasons: str | None) -> dict[str, Any]:
+    """The linked case's public resolution as a message: the decision, the answer and its
+    reasons, shortened to what a case note holds (the proposal page keeps the full text)."""
+    answer, reasons = answer or "", reasons or ""
+    budget = MAX_NOTE_CHARS - 40  # room for the decision and "Reasons:" in any language
+    return system_message(
+        "proposal_answer_summary",
+        outcome=outcome,
+        answer=_shorten(answer, max(budget // 2, budget - len(reasons))),
+        reasons=_shorten(reasons, max(budget // 2, budget - len(answer))),
     )
-    if len(text) > MAX_NOTE_CHARS:
-        text = text[: MAX_NOTE_CHARS - 1].rstrip() + "…"
-    return text
 
 
 def start_implementation(

@@ -19,6 +19,7 @@ case is closed by that answer and by nothing else: the workbench asks
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
@@ -29,6 +30,7 @@ from portal.accounts.models import User
 from portal.db import utcnow
 from portal.deliberation.models import Proposal, ProposalEvent
 from portal.errors import InvalidTransition
+from portal.system_messages import KEY as MESSAGE_KEY
 
 OPEN = "open"
 THRESHOLD_REACHED = "threshold_reached"
@@ -145,8 +147,11 @@ def transition_proposal(
     *,
     actor: User | None,
     note: str | None = None,
+    message: dict[str, Any] | None = None,
 ) -> ProposalEvent:
-    """Move ``proposal`` by ``action`` if nobody moved it first; exactly one event.
+    """Move ``proposal`` by ``action`` if nobody moved it first; exactly one event (``note``: a
+    person's words; ``message``: what the system says, from :func:`portal.system_messages.
+    system_message`, translated when read).
 
     Raises InvalidTransition when the action is not allowed from the current status, including
     when a concurrent transaction changed the status between our read and our write.
@@ -189,6 +194,7 @@ def transition_proposal(
         from_status=current,
         to_status=spec.target,
         note=note,
+        message=message,
     )
 
 
@@ -201,6 +207,7 @@ def record_proposal_event(
     from_status: str | None = None,
     to_status: str | None = None,
     note: str | None = None,
+    message: dict[str, Any] | None = None,
 ) -> ProposalEvent:
     """Append one event to the proposal's public history (status changes come through
     :func:`transition_proposal`, creation through the create service)."""
@@ -214,6 +221,7 @@ def record_proposal_event(
         from_status=from_status,
         to_status=to_status,
         note=note,
+        data={MESSAGE_KEY: message} if message is not None else {},
         created_at=utcnow(),
     )
     session.add(event)

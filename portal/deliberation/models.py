@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -69,7 +70,9 @@ class Proposal(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_by_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     progress: Mapped[int] = mapped_column(Integer, default=0)  # 0–100, in implementation
-    closed_reason: Mapped[str | None] = mapped_column(Text)  # public: why withdrawn / archived
+    #: public: the author's words when withdrawn (an archived one's reason is a system message
+    #: on its archive event; proposals archived before that kept the text here).
+    closed_reason: Mapped[str | None] = mapped_column(Text)
     moderation: Mapped[str] = mapped_column(String(10), default=VISIBLE)
     moderation_reason: Mapped[str | None] = mapped_column(Text)
     report_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -111,7 +114,9 @@ class ProposalEvent(Base):
     actor_role: Mapped[str] = mapped_column(String(20), default="system")
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str | None] = mapped_column(String(20))
-    note: Mapped[str | None] = mapped_column(Text)  # public, masked
+    note: Mapped[str | None] = mapped_column(Text)  # public, masked: a person's words only
+    #: ``{"message": {"code", "args"}}`` for what the system says (portal.system_messages).
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     proposal: Mapped[Proposal] = relationship(back_populates="events")

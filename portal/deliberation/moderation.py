@@ -33,6 +33,7 @@ from portal.deliberation.models import (
 )
 from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.jurisdiction.services import get_setting
+from portal.system_messages import system_message
 
 TARGET_TYPES = {"comment": Comment, "proposal": Proposal}
 MIN_REASON_CHARS = 2
@@ -207,7 +208,7 @@ def _decide(
             item,
             "moderation",
             actor=moderator,
-            note=_("Hidden by moderator.") if to == HIDDEN else _("Restored by moderator."),
+            message=system_message("proposal_hidden" if to == HIDDEN else "proposal_restored"),
         )
     record_audit(
         session,

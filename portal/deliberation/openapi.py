@@ -159,6 +159,11 @@ def deliberation_schemas() -> dict[str, Any]:
                 "progress": {"type": "integer", "minimum": 0, "maximum": 100},
                 "milestones": {"type": "array", "items": {"type": "object"}},
                 "closed_reason": NULLABLE_STRING,
+                "closed_reason_message": {
+                    "type": ["object", "null"],
+                    "description": "An archived proposal's reason as a code and its arguments "
+                    "(closed_reason is its text in the requested language)",
+                },
                 "overview": {
                     "type": "object",
                     "required": ["counts", "terms"],

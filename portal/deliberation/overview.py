@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 import nlp
 from portal.deliberation import lifecycle as lc
 from portal.deliberation.models import STANCES, VISIBLE, Comment, Proposal
-from portal.deliberation.services import mask_text
+from portal.deliberation.services import archive_message, mask_text
+from portal.system_messages import event_note, message_of, render_message
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ def proposal_detail(session: Session, proposal: Proposal) -> dict[str, Any]:
             {"date": m.on_date.isoformat(), "title": m.title, "progress": m.progress}
             for m in proposal.milestones
         ],
-        "closed_reason": proposal.closed_reason,
+        "closed_reason": closed_reason(proposal),
+        "closed_reason_message": closed_reason_message(proposal),
         "overview": {
             "counts": overview.counts,
             "terms": overview.terms,
@@ -120,8 +122,24 @@ def proposal_detail(session: Session, proposal: Proposal) -> dict[str, Any]:
                 "label": lc.event_label(e.type),
                 "at": e.created_at.isoformat(),
                 "status": e.to_status,
-                "note": e.note,
+                "note": event_note(e),
+                "message": message_of(e.data),
             }
             for e in proposal.events
         ],
     }
+
+
+def closed_reason_message(proposal: Proposal) -> dict[str, Any] | None:
+    """An archived proposal's reason as a message code with its arguments (None otherwise)."""
+    return archive_message(proposal) if proposal.status == lc.ARCHIVED else None
+
+
+def closed_reason(proposal: Proposal) -> str | None:
+    """Why the proposal closed, for a reader: the author's words when withdrawn; when archived,
+    the system's reason in the reader's language (also for proposals archived before reasons were
+    stored as codes, whose stored text was in the server's language)."""
+    message = closed_reason_message(proposal)
+    if message is not None:
+        return render_message(message) or proposal.closed_reason
+    return proposal.closed_reason

@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
@@ -45,6 +46,8 @@ from portal.errors import InvalidTransition, NotFound, PermissionDenied, Validat
 from portal.jurisdiction.geometry import distance_m, valid_coordinates
 from portal.jurisdiction.models import Area, Category
 from portal.jurisdiction.services import get_category, get_setting, locate
+from portal.system_messages import KEY as MESSAGE_KEY
+from portal.system_messages import render_message, system_message
 
 MIN_TITLE_CHARS = 4
 MAX_TITLE_CHARS = 120
@@ -177,10 +180,19 @@ def set_area_participation_rule(
 
 
 def notify_followers(
-    session: Session, proposal: Proposal, event: str, note: str | None = None
+    session: Session,
+    proposal: Proposal,
+    event: str,
+    note: str | None = None,
+    *,
+    message: dict[str, Any] | None = None,
 ) -> int:
     """One outbox row per follower (author, supporters, followers). The bot's feed reads these
-    like case notifications (kind ``status_changed``; the linked case's number once routed)."""
+    like case notifications (kind ``status_changed``; the linked case's number once routed).
+
+    ``note`` is a person's words; ``message`` what the system says (a
+    :func:`~portal.system_messages.system_message`), put in each recipient's language when the
+    feed is read. Without either, the note is the proposal's title."""
     case = proposal.case
     user_ids = list(
         session.scalars(
@@ -195,6 +207,8 @@ def notify_followers(
         "proposal_id": proposal.id,
         "url": f"/proposals/{proposal.id}",
     }
+    if message is not None:
+        payload[MESSAGE_KEY] = message
     now = utcnow()
     for user_id in user_ids:
         session.add(
@@ -529,7 +543,7 @@ def support_proposal(
                 proposal,
                 "reach_threshold",
                 actor=None,
-                note=_("%(n)d residents support this proposal.", n=count),
+                message=system_message("proposal_threshold_reached", n=count),
             )
         except InvalidTransition:
             pass  # another supporter's transaction fired it first
@@ -634,9 +648,13 @@ def sync_review_status(session: Session, proposal: Proposal) -> bool:
         proposal,
         "route",
         actor=None,
-        note=_(
-            "Sent to %(department)s (case %(number)s).",
-            department=case.lead_department.name,
+        message=system_message(
+            "proposal_routed",
+            department={
+                "code": case.lead_department.code,
+                "name": case.lead_department.name,
+                "name_en": case.lead_department.name_en,
+            },
             number=case.tracking_number,
         ),
     )
@@ -658,18 +676,25 @@ def withdraw_proposal(session: Session, *, proposal: Proposal, user: User, reaso
     return proposal
 
 
-def archive_reason(proposal: Proposal) -> str:
-    return _(
-        "The support window ended on %(date)s with %(n)d of the %(needed)d supports needed.",
+def archive_message(proposal: Proposal) -> dict[str, Any]:
+    """Why an expired proposal is archived, as stored: a system message (translated when read)."""
+    return system_message(
+        "proposal_archived",
         date=proposal.support_deadline.date().isoformat(),
         n=proposal.support_count,
         needed=proposal.support_threshold,
     )
 
 
+def archive_reason(proposal: Proposal) -> str:
+    """Why an expired proposal is archived, in the current language."""
+    return render_message(archive_message(proposal)) or ""
+
+
 def archive_expired_proposals(session: Session, *, now: datetime | None = None) -> list[Proposal]:
-    """Archive open proposals whose window has ended below the threshold, saying why, publicly.
-    Idempotent: a second run finds nothing to do. Flushes."""
+    """Archive open proposals whose window has ended below the threshold, saying why, publicly
+    (on the archive event, as a message translated when read; ``closed_reason`` stays for the
+    author's own words). Idempotent: a second run finds nothing to do. Flushes."""
     now = now or utcnow()
     expired = session.scalars(
         select(Proposal)
@@ -680,14 +705,12 @@ def archive_expired_proposals(session: Session, *, now: datetime | None = None) 
     for proposal in expired:
         if proposal.support_count >= proposal.support_threshold:
             continue  # the threshold fires on support; never archive a proposal that met it
-        reason = archive_reason(proposal)
+        reason = archive_message(proposal)
         try:
-            lc.transition_proposal(session, proposal, "archive", actor=None, note=reason)
+            lc.transition_proposal(session, proposal, "archive", actor=None, message=reason)
         except InvalidTransition:
             continue
-        proposal.closed_reason = reason
-        session.flush()
-        notify_followers(session, proposal, "archived", note=reason)
+        notify_followers(session, proposal, "archived", message=reason)
         archived.append(proposal)
     return archived
 

@@ -31,6 +31,8 @@ from portal.hotspots.models import KINDS, OPEN_STATUSES, STATUSES, HotspotAlert
 from portal.jurisdiction.models import Area
 from portal.jurisdiction.services import get_setting
 from portal.oversight.dp import LOCAL_TZ
+from portal.system_messages import KEY as MESSAGE_KEY
+from portal.system_messages import system_message
 
 MAX_CASES = 20_000  # the most recent cases read per run
 CLUSTER_RADIUS_M = 1_000.0
@@ -365,8 +367,8 @@ def open_task(
         case,
         "note",
         actor=user,
-        note=_("Opened from hotspot alert #%(id)d.", id=alert.id),
         public=False,
+        data={MESSAGE_KEY: system_message("case_opened_from_hotspot", id=alert.id)},
     )
     _mark_actioned(session, alert, user, note, after={"task_case": case.tracking_number})
     alert.task_case_id = case.id

@@ -123,8 +123,9 @@ _SPEC: dict[str, dict[Level, str]] = {
         "internal": "lat lon author_id source_case_id moderation moderation_reason report_count",
         "sensitive": "body_raw",
     },
+    # ``data`` holds the system's messages (codes and public arguments, portal.system_messages).
     "proposal_events": {
-        "public": "id proposal_id type actor_role from_status to_status note created_at",
+        "public": "id proposal_id type actor_role from_status to_status note data created_at",
         "internal": "actor_id",
     },
     "proposal_milestones": {"public": "id proposal_id on_date title progress created_at"},

@@ -25,6 +25,7 @@ from portal.cases.status import ACCEPTED, ASSIGNED, RESOLVED, TRIAGE
 from portal.db import utcnow
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.jurisdiction.models import Department
+from portal.system_messages import KEY as MESSAGE_KEY
 from portal.workbench.handling import (
     CONTACT_METHODS,
     MIN_REASON_CHARS,
@@ -289,8 +290,18 @@ def decide_transfer(
     return request
 
 
-def resolve_case(session: Session, *, case: Case, actor: User, summary: str) -> Case:
+def resolve_case(
+    session: Session,
+    *,
+    case: Case,
+    actor: User,
+    summary: str,
+    message: dict[str, Any] | None = None,
+) -> Case:
     """办结: mark resolved with a public summary; the submitter is asked for a verdict.
+
+    ``message`` (a :func:`~portal.system_messages.system_message`) is shown instead of the
+    summary, in each reader's language, when the system frames the summary (a proposal's answer).
 
     A case carrying a proposal's formal answer is refused (``answer_required``): it is resolved
     by :func:`portal.deliberation.answers.answer_proposal`, which answers first, then calls this.
@@ -310,6 +321,7 @@ def resolve_case(session: Session, *, case: Case, actor: User, summary: str) -> 
             note=mask_public_text(text),
             public=True,
             department_id=case.lead_department_id,
+            data={MESSAGE_KEY: message} if message is not None else None,
         )
     return case
 

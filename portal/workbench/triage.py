@@ -19,6 +19,8 @@ from portal.cases.status import TRIAGE
 from portal.db import utcnow
 from portal.errors import ValidationError
 from portal.jurisdiction.models import Category, Department, SlaProfile
+from portal.system_messages import KEY as MESSAGE_KEY
+from portal.system_messages import system_message
 from portal.workbench.handling import (
     CLOSE_REASONS,
     MIN_REASON_CHARS,
@@ -229,7 +231,8 @@ def close_invalid(
                 _("Give the tracking number of the case this one duplicates."), field="duplicate_of"
             )
         data["duplicate_of"] = original.tracking_number
-        note = note or _("Duplicate of %(number)s.", number=original.tracking_number)
+        if not note:  # the clerk's own words, else the system's, in each reader's language
+            data[MESSAGE_KEY] = system_message("case_duplicate", number=original.tracking_number)
     with concurrent_change_guard():
         StaffEvents(session, case, actor).transition(
             "close", note=mask_public_text(note) if note else None, data=data

@@ -18,6 +18,7 @@ from portal.deliberation import lifecycle as lc
 from portal.deliberation import services as svc
 from portal.deliberation.models import Proposal, ProposalEvent
 from portal.errors import InvalidTransition, PermissionDenied
+from portal.system_messages import event_note
 from portal.workbench import services as wb
 from portal.workbench.triage import close_invalid, dispatch_case
 from portal.workbench.verdicts import record_verdict
@@ -84,7 +85,10 @@ def test_workbench_resolve_is_refused_until_the_answer_resolves_the_case(
     resolve = case.events[-1]
     assert resolve.type == "resolve" and resolve.public
     outcome = lc.outcome_label("partly_accepted")
-    assert resolve.note.startswith(f"{outcome}: {ANSWER}") and REASONS in resolve.note
+    shown = event_note(resolve)  # the department's words framed in the reader's language
+    assert shown.startswith(f"{outcome}: {ANSWER}") and REASONS in shown
+    assert resolve.data["message"]["code"] == "proposal_answer_summary"
+    assert outcome not in resolve.note and ANSWER in resolve.note  # stored: their words only
     assert all(t.status == "done" for t in case.tasks if t.role == "lead")
     assert lc.proposal_awaiting_answer(session, case.id) is None
     # The proposal's history: answered once; the case: accepted once, resolved once.
@@ -112,6 +116,8 @@ def test_long_answer_fits_the_case_note(session, routed, make_user):  # type: ig
     session.commit()
     note = routed.case.events[-1].note
     assert routed.case.status == "resolved" and len(note) <= 4000 and note.endswith("…")
+    shown = event_note(routed.case.events[-1])
+    assert len(shown) <= 4000 and "…" in shown
     assert routed.answer_text == long_answer
 
 

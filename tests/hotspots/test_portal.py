@@ -11,6 +11,7 @@ from portal.cases.models import Case
 from portal.db import utcnow
 from portal.hotspots.models import HotspotAlert
 from portal.hotspots.services import detect_hotspots
+from portal.system_messages import event_note
 from tests.hotspots.conftest import login
 
 
@@ -84,7 +85,7 @@ def test_a_coordinator_opens_a_proactive_task_from_an_alert(
     assert task.channel == "staff" and task.kind == "inquiry"
     assert task.category.code == "G01-09" and task.lead_department.code == "housing"
     assert "先去现场看看" in task.text_masked
-    assert any(e.type == "note" and f"#{alert.id}" in (e.note or "") for e in task.events)
+    assert any(e.type == "note" and f"#{alert.id}" in (event_note(e) or "") for e in task.events)
     audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "hotspot.action")).one()
     assert audit.target_id == str(alert.id) and audit.actor_id == coordinator.id
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from nlp.corpus import read_examples
 from portal.cases.models import Case, CaseEvent
 from portal.errors import ValidationError
+from portal.system_messages import event_note
 from portal.workbench import queues, services, triage
 from portal.workbench.models import LabelledExample
 from tests.workbench.conftest import HOUSING_CATEGORY, LEAD, OTHER, People
@@ -128,8 +129,13 @@ def test_close_as_duplicate_needs_the_original(
     session.commit()
     event = case.events[-1]
     assert case.status == "closed" and event.type == "close"
-    assert event.data == {"reason": "duplicate", "duplicate_of": assigned_case.tracking_number}
-    assert assigned_case.tracking_number in event.note
+    number = assigned_case.tracking_number
+    assert event.data == {
+        "reason": "duplicate",
+        "duplicate_of": number,
+        "message": {"code": "case_duplicate", "args": {"number": number}},
+    }
+    assert event.note is None and number in event_note(event)  # the system's words, translated
 
 
 def test_return_then_dispatch_completes_the_not_ours_example(
