@@ -76,7 +76,7 @@ __all__ = [
 
 #: Bumped whenever the privacy notice shown beside the consent box changes (stored with each
 #: consent, String(20); a second change on one day gets a ``.2`` suffix).
-PRIVACY_NOTICE_VERSION = "2026-11-29.2"  # case-page comments: retention and account erasure
+PRIVACY_NOTICE_VERSION = "2026-11-29.3"  # + phone confirmation through the Telegram bot
 CONSENT_PURPOSE = "case_handling"
 MIN_TEXT_CHARS = 4
 MAX_ADDRESS_CHARS = 200
