@@ -27,6 +27,7 @@ from portal.errors import Conflict, InvalidTransition, NotFound, PermissionDenie
 from portal.jurisdiction.models import Department
 from portal.workbench import queues, services, triage, verdicts
 from portal.workbench.forms import (
+    CLOSE_REASON_CHOICES,
     AcceptForm,
     CloseInvalidForm,
     CoDoneForm,
@@ -71,6 +72,14 @@ def nav_items() -> list[NavItem]:
         items.append(NavItem(_("Transfers"), url_for("workbench.transfers")))
         items.append(NavItem(_("Figures"), url_for("workbench.figures")))
     return items
+
+
+@bp.app_template_global()
+def close_reason_label(code: str) -> str:
+    """The words for a stored close-reason code, in the reader's language (unknown codes as
+    stored)."""
+    labels = {choice.value: choice.label for choice in CLOSE_REASON_CHOICES}
+    return str(labels.get(code, code))
 
 
 @bp.app_template_global()

@@ -231,3 +231,26 @@ def test_co_department_sees_its_share_and_marks_it_done(
     case = session.get(Case, assigned_case.id)
     assert len(case.attachments) == 1 and case.events[-1].type == "attachment"
     assert case.attachments[0].event_id == case.events[-1].id
+
+
+def test_close_reason_reads_in_the_readers_language(
+    client: Any, session: Any, make_triage_case: Any, people: People
+) -> None:
+    from portal.workbench import triage
+
+    case = make_triage_case()
+    triage.close_invalid(
+        session,
+        case=case,
+        actor=people.coordinator,
+        reason="out_of_scope",
+        note="这是私人合同纠纷，请通过法院解决。",
+    )
+    session.commit()
+    login(client, people.coordinator)
+    url = f"/workbench/cases/{case.tracking_number}"
+    status, html = _page(client, url + "?lang=en")
+    assert status == 200
+    assert "Reason: Outside our remit" in html
+    zh = _page(client, url + "?lang=zh_Hans_CN")[1]
+    assert "out_of_scope" not in zh and "Outside our remit" not in zh
