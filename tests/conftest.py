@@ -12,11 +12,12 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Table, create_engine, select, text
 from sqlalchemy.engine import Engine
@@ -124,24 +125,31 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         _truncate_all(cleaner)
 
 
+def app_config(
+    database_url: str, instance_path: Path, model_dir: Path, **overrides: Any
+) -> dict[str, Any]:
+    """The settings every test app starts from: CSRF and rate limits off, the fixed test data
+    keys; ``overrides`` set or replace any of them."""
+    return {
+        "ENV": "testing",
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(instance_path),
+        "NLP_MODEL_DIR": str(model_dir),
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        **TEST_DATA_KEYS,
+        **overrides,
+    }
+
+
 @pytest.fixture
 def app(db_url: str, tmp_path: Path, model_dir: Path):  # type: ignore[no-untyped-def]
     from portal import create_app
 
-    app = create_app(
-        {
-            "ENV": "testing",
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "DATABASE_URL": db_url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "NLP_MODEL_DIR": str(model_dir),
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            "RATELIMIT_STORAGE_URI": "memory://",
-            **TEST_DATA_KEYS,
-        }
-    )
+    app = create_app(app_config(db_url, tmp_path / "instance", model_dir))
     app.test_client_class = RequestThreadClient
     with app.app_context():
         yield app
@@ -194,6 +202,37 @@ class RequestThreadClient(FlaskClient):
             if body is not None and hasattr(body, "close"):
                 body.close()
         return response
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, model_dir: Path) -> Iterator[Callable[..., Flask]]:
+    """Builds further apps with chosen settings (see ``app_config``; CSRF and rate limits stay
+    off unless turned on), each on a fresh SQLite file with the schema unless ``DATABASE_URL``
+    is given. ``thread_client=True`` gives it the ``RequestThreadClient`` of the ``app``
+    fixture (which also reads English). Every app built is disposed after the test."""
+    from portal import create_app
+    from portal.db import make_engine
+
+    apps: list[Flask] = []
+
+    def build(*, thread_client: bool = False, **overrides: Any) -> Flask:
+        number = len(apps)
+        if "DATABASE_URL" not in overrides:
+            url = f"sqlite:///{tmp_path / f'app{number}.db'}"
+            engine = make_engine(url)
+            Base.metadata.create_all(engine)
+            engine.dispose()
+            overrides["DATABASE_URL"] = url
+        url = overrides.pop("DATABASE_URL")
+        app = create_app(app_config(url, tmp_path / f"instance{number}", model_dir, **overrides))
+        if thread_client:
+            app.test_client_class = RequestThreadClient
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["db"].dispose()
 
 
 @pytest.fixture

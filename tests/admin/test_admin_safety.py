@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ from portal.admin.services import save_department
 from portal.audit.models import AuditEntry
 from portal.audit.services import record_audit
 from portal.jurisdiction.models import Department
-from portal.models import Base
 from tests.factories import DEFAULT_PASSWORD, create_user, load_demo_jurisdiction
 
 
@@ -57,52 +55,33 @@ def test_the_web_edit_fails_closed_too(
     assert session.scalar(select(Department).where(Department.code == "water")) is None
 
 
-def test_admin_forms_need_a_csrf_token(tmp_path: Path, model_dir: Path) -> None:
-    from portal import create_app, get_session
-    from portal.db import make_engine
+def test_admin_forms_need_a_csrf_token(make_app: Any) -> None:
+    from portal import get_session
 
-    url = f"sqlite:///{tmp_path / 'csrf.db'}"
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    app = create_app(
-        {
-            "ENV": "testing",
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "DATABASE_URL": url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "NLP_MODEL_DIR": str(model_dir),
-            "RATELIMIT_ENABLED": False,
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
+    app = make_app(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        session = get_session()
+        load_demo_jurisdiction(session)
+        email = create_user(session, role="admin").email
+    # Requests run outside that context: flask-wtf caches the token in ``g`` per app context.
+    client = app.test_client()
+    token = _csrf_token(client.get("/login").get_data(as_text=True))
+    signed_in = client.post(
+        "/login", data={"email": email, "password": DEFAULT_PASSWORD, "csrf_token": token}
     )
-    try:
-        with app.app_context():
-            session = get_session()
-            load_demo_jurisdiction(session)
-            email = create_user(session, role="admin").email
-        # Requests run outside that context: flask-wtf caches the token in ``g`` per app context.
-        client = app.test_client()
-        token = _csrf_token(client.get("/login").get_data(as_text=True))
-        signed_in = client.post(
-            "/login", data={"email": email, "password": DEFAULT_PASSWORD, "csrf_token": token}
-        )
-        assert signed_in.status_code == 302
-        data = {"code": "water", "name": "区水务局", "active": "y"}
-        assert client.post("/admin/departments/new", data=data).status_code == 400
-        token = _csrf_token(client.get("/admin/departments/new").get_data(as_text=True))
-        ok = client.post("/admin/departments/new", data=data | {"csrf_token": token})
-        assert ok.status_code == 302
-        with app.app_context():
-            session = get_session()
-            assert session.scalar(select(Department).where(Department.code == "water"))
-            assert [e.action for e in session.scalars(select(AuditEntry))] == [
-                "login",
-                "department_created",
-            ]
-    finally:
-        app.extensions["db"].dispose()
+    assert signed_in.status_code == 302
+    data = {"code": "water", "name": "区水务局", "active": "y"}
+    assert client.post("/admin/departments/new", data=data).status_code == 400
+    token = _csrf_token(client.get("/admin/departments/new").get_data(as_text=True))
+    ok = client.post("/admin/departments/new", data=data | {"csrf_token": token})
+    assert ok.status_code == 302
+    with app.app_context():
+        session = get_session()
+        assert session.scalar(select(Department).where(Department.code == "water"))
+        assert [e.action for e in session.scalars(select(AuditEntry))] == [
+            "login",
+            "department_created",
+        ]
 
 
 def _csrf_token(html: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -97,33 +96,16 @@ def test_admin_page_creates_and_revokes_keys(client, session, make_user) -> None
 
 
 @pytest.fixture
-def strict_app(tmp_path: Path, model_dir: Path):  # type: ignore[no-untyped-def]
+def strict_app(make_app):  # type: ignore[no-untyped-def]
     """An app with CSRF and rate limits on (the shared fixture turns both off)."""
-    from portal import create_app
-    from portal.db import make_engine
-    from portal.models import Base
-
-    url = f"sqlite:///{tmp_path / 'strict.db'}"
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    app = create_app(
-        {
-            "ENV": "testing",
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "DATABASE_URL": url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "NLP_MODEL_DIR": str(model_dir),
-            "RATELIMIT_ENABLED": True,
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "API_RATE_LIMIT_PER_KEY": "3/minute",
-            "API_RATE_LIMIT_PER_ADDRESS": "6/minute",
-        }
+    app = make_app(
+        WTF_CSRF_ENABLED=True,
+        RATELIMIT_ENABLED=True,
+        API_RATE_LIMIT_PER_KEY="3/minute",
+        API_RATE_LIMIT_PER_ADDRESS="6/minute",
     )
     with app.app_context():
         yield app
-    app.extensions["db"].dispose()
 
 
 def _key(app, *scopes: str) -> str:  # type: ignore[no-untyped-def]

@@ -6,7 +6,6 @@ resolves it, and transfer, return and reopening keep the proposal and the case c
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -335,33 +334,15 @@ def test_only_the_answering_department_sees_the_form(client, session, routed, ma
     assert "has not answered it yet" in _html(client, f"/cases/{number}")
 
 
-def test_workbench_answer_needs_the_csrf_token(tmp_path: Path, model_dir: Path) -> None:
+def test_workbench_answer_needs_the_csrf_token(make_app: Any) -> None:
     """With CSRF on, the answer post without the page's token is refused (400) and changes
     nothing; with it, the answer is published and the case resolved."""
-    from portal import create_app, get_session
-    from portal.db import make_engine
+    from portal import get_session
     from portal.deliberation.services import create_proposal, support_proposal
     from portal.jurisdiction.services import set_setting
-    from portal.models import Base
     from tests.factories import create_user
 
-    url = f"sqlite:///{tmp_path / 'csrf.db'}"
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    app = create_app(
-        {
-            "ENV": "testing",
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "DATABASE_URL": url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "NLP_MODEL_DIR": str(model_dir),
-            "WTF_CSRF_ENABLED": True,
-            "RATELIMIT_ENABLED": False,
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-    )
+    app = make_app(WTF_CSRF_ENABLED=True)
     with app.app_context():
         session = get_session()
         load_demo_jurisdiction(session)
@@ -393,4 +374,3 @@ def test_workbench_answer_needs_the_csrf_token(tmp_path: Path, model_dir: Path) 
     with app.app_context():
         proposal = get_session().get(Proposal, proposal_id)
         assert proposal.status == lc.ANSWERED and proposal.case.status == "resolved"
-    app.extensions["db"].dispose()

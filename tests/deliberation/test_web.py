@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -289,32 +288,14 @@ WRITE_ROUTES = [
 ]
 
 
-def test_csrf_required_on_every_write(tmp_path: Path, model_dir: Path) -> None:
+def test_csrf_required_on_every_write(make_app: Any) -> None:
     """With CSRF on, each write route refuses a POST without a token (400) and changes nothing."""
-    from portal import create_app, get_session
-    from portal.db import make_engine
+    from portal import get_session
     from portal.deliberation.services import create_proposal
     from portal.deliberation.threads import post_comment
-    from portal.models import Base
     from tests.factories import create_case, create_user
 
-    url = f"sqlite:///{tmp_path / 'csrf.db'}"
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    app = create_app(
-        {
-            "ENV": "testing",
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "DATABASE_URL": url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "NLP_MODEL_DIR": str(model_dir),
-            "WTF_CSRF_ENABLED": True,
-            "RATELIMIT_ENABLED": False,
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-    )
+    app = make_app(WTF_CSRF_ENABLED=True)
     with app.app_context():
         session = get_session()
         load_demo_jurisdiction(session)
@@ -356,7 +337,6 @@ def test_csrf_required_on_every_write(tmp_path: Path, model_dir: Path) -> None:
     assert ok.status_code == 302
     with app.app_context():
         assert get_session().get(Proposal, ids["p"]).support_count == 1
-    app.extensions["db"].dispose()
 
 
 @pytest.mark.parametrize(

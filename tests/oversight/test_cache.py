@@ -276,32 +276,12 @@ def test_pages_render_in_both_languages_from_one_computation(app, client, recent
     assert cache.hits == 1 + 4 + 1  # two charts and the map per language, the second transparency
 
 
-def test_zero_seconds_serves_fresh_figures(session, db_url, model_dir, tmp_path, recent) -> None:  # type: ignore[no-untyped-def]
-    from portal import create_app
-    from tests.conftest import TEST_DATA_KEYS, RequestThreadClient
-
-    fresh = create_app(
-        {
-            "ENV": "testing",
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "DATABASE_URL": db_url,
-            "INSTANCE_PATH": str(tmp_path / "fresh"),
-            "NLP_MODEL_DIR": str(model_dir),
-            "RATELIMIT_ENABLED": False,
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "STATS_CACHE_SECONDS": 0,
-            **TEST_DATA_KEYS,
-        }
-    )
-    fresh.test_client_class = RequestThreadClient
-    try:
-        client = fresh.test_client()
-        assert not fresh.extensions[EXTENSION].enabled
-        assert status_counts(client)["Waiting for dispatch"] == 1
-        close_triage_case_unseen(session)
-        assert status_counts(client)["Waiting for dispatch"] == 0
-        # browsers must not keep what the server does not
-        assert client.get("/dashboard/data/status.csv").headers["Cache-Control"] == "no-cache"
-    finally:
-        fresh.extensions["db"].dispose()
+def test_zero_seconds_serves_fresh_figures(session, db_url, make_app, recent) -> None:  # type: ignore[no-untyped-def]
+    fresh = make_app(DATABASE_URL=db_url, STATS_CACHE_SECONDS=0, thread_client=True)
+    client = fresh.test_client()
+    assert not fresh.extensions[EXTENSION].enabled
+    assert status_counts(client)["Waiting for dispatch"] == 1
+    close_triage_case_unseen(session)
+    assert status_counts(client)["Waiting for dispatch"] == 0
+    # browsers must not keep what the server does not
+    assert client.get("/dashboard/data/status.csv").headers["Cache-Control"] == "no-cache"

@@ -5,32 +5,18 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
-from portal import create_app
 from portal.cli import publish_evaluation
-from portal.db import make_engine
-from portal.models import Base
 
 
-def test_ensure_model_publishes_a_per_group_evaluation(tmp_path: Path, model_dir: Path) -> None:
+def test_ensure_model_publishes_a_per_group_evaluation(
+    tmp_path: Path, model_dir: Path, make_app: Any
+) -> None:
     own_model = tmp_path / "model"
     shutil.copytree(model_dir, own_model)
     (own_model / "evaluation.json").unlink(missing_ok=True)
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    app = create_app(
-        {
-            "ENV": "testing",
-            "TESTING": True,
-            "SECRET_KEY": "test",
-            "DATABASE_URL": url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "NLP_MODEL_DIR": str(own_model),
-            "RATELIMIT_ENABLED": False,
-        }
-    )
+    app = make_app(NLP_MODEL_DIR=str(own_model))
     import nlp
 
     version = nlp.default_model(own_model).version
@@ -45,4 +31,3 @@ def test_ensure_model_publishes_a_per_group_evaluation(tmp_path: Path, model_dir
     html = app.test_client().get("/transparency?lang=en").get_data(as_text=True)
     assert "2-fold cross-validation" in html
     assert "城乡建设" in html and "No evaluation of this model has been published yet" not in html
-    app.extensions["db"].dispose()

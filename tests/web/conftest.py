@@ -1,17 +1,16 @@
-"""Web fixtures: signing in through the real login form, and apps with CSRF or rate limits on."""
+"""Web fixtures: signing in through the real login form (apps with CSRF or rate limits on come
+from ``make_app`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal.models import Base
 from tests.factories import DEFAULT_PASSWORD
 
 
@@ -50,37 +49,3 @@ def resident_client(client: FlaskClient, resident: Any) -> FlaskClient:
     """A test client signed in as ``resident`` through the login form."""
     sign_in(client, resident.email)
     return client
-
-
-@pytest.fixture
-def make_web_app(tmp_path: Path, model_dir: Path) -> Iterator[Callable[..., Flask]]:
-    """An app on a fresh SQLite file with chosen settings (CSRF and rate limits on by default)."""
-    from portal import create_app
-    from portal.db import make_engine
-
-    apps: list[Flask] = []
-
-    def build(**overrides: Any) -> Flask:
-        url = f"sqlite:///{tmp_path / f'web{len(apps)}.db'}"
-        engine = make_engine(url)
-        Base.metadata.create_all(engine)
-        engine.dispose()
-        config = {
-            "ENV": "testing",
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "DATABASE_URL": url,
-            "INSTANCE_PATH": str(tmp_path / f"instance{len(apps)}"),
-            "NLP_MODEL_DIR": str(model_dir),
-            "WTF_CSRF_ENABLED": True,
-            "RATELIMIT_ENABLED": True,
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-        config.update(overrides)
-        app = create_app(config)
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        app.extensions["db"].dispose()

@@ -15,13 +15,13 @@ EXPECTED_ZH = {
 
 
 @pytest.fixture
-def client(make_web_app: Any) -> FlaskClient:
+def client(make_app: Any) -> FlaskClient:
     """A client of an app whose requests each get their own app context.
 
     (The shared ``app`` fixture holds one app context for the whole test, so Flask reuses it and
     its ``g`` — where Flask-Babel caches the locale — across requests.)
     """
-    return make_web_app(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False).test_client()
+    return make_app(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False).test_client()
 
 
 def test_default_page_is_chinese(client: FlaskClient) -> None:

@@ -218,9 +218,9 @@ def test_bad_input_keeps_the_text_and_saves_nothing(
 
 
 @closes_big_body
-def test_30mb_photo_is_refused_on_the_form_with_csrf_on(make_web_app: Any) -> None:
+def test_30mb_photo_is_refused_on_the_form_with_csrf_on(make_app: Any) -> None:
     """The intake body limit is raised before the CSRF check reads the body."""
-    app = make_web_app(WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
+    app = make_app(WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
     with app.app_context():
         load_demo_jurisdiction(get_session())
         create_user(get_session(), email="big@example.test")

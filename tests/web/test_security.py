@@ -11,8 +11,8 @@ from tests.factories import DEFAULT_PASSWORD, create_user
 from tests.web.conftest import csrf_token_from, in_english
 
 
-def test_post_without_csrf_token_is_refused(make_web_app: Any) -> None:
-    app = make_web_app(WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
+def test_post_without_csrf_token_is_refused(make_app: Any) -> None:
+    app = make_app(WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
     with app.app_context():
         create_user(get_session(), email="csrf@example.test")
     client: FlaskClient = in_english(app.test_client())
@@ -33,8 +33,8 @@ def test_post_without_csrf_token_is_refused(make_web_app: Any) -> None:
     assert client.post("/logout", data={"csrf_token": csrf_token_from(home)}).status_code == 302
 
 
-def test_login_is_rate_limited_per_address(make_web_app: Any) -> None:
-    app = make_web_app(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=True)
+def test_login_is_rate_limited_per_address(make_app: Any) -> None:
+    app = make_app(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=True)
     client: FlaskClient = in_english(app.test_client())
     codes = [
         client.post(
@@ -57,8 +57,8 @@ def test_login_is_rate_limited_per_address(make_web_app: Any) -> None:
     assert client.get("/login").status_code == 200
 
 
-def test_login_is_rate_limited_per_account(make_web_app: Any) -> None:
-    app = make_web_app(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=True)
+def test_login_is_rate_limited_per_account(make_app: Any) -> None:
+    app = make_app(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=True)
     client: FlaskClient = in_english(app.test_client())
     codes = [
         client.post(
@@ -72,8 +72,8 @@ def test_login_is_rate_limited_per_account(make_web_app: Any) -> None:
     assert codes[30] == 429
 
 
-def test_session_cookie_flags_and_security_headers(make_web_app: Any) -> None:
-    app = make_web_app(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False, SESSION_COOKIE_SECURE=True)
+def test_session_cookie_flags_and_security_headers(make_app: Any) -> None:
+    app = make_app(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False, SESSION_COOKIE_SECURE=True)
     with app.app_context():
         create_user(get_session(), email="cookie@example.test")
     client: FlaskClient = in_english(app.test_client())
@@ -88,8 +88,8 @@ def test_session_cookie_flags_and_security_headers(make_web_app: Any) -> None:
     assert page.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_too_large_body_gets_a_friendly_page(make_web_app: Any) -> None:
-    app = make_web_app(WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
+def test_too_large_body_gets_a_friendly_page(make_app: Any) -> None:
+    app = make_app(WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
     client: FlaskClient = in_english(app.test_client())
     response = client.post("/login", data={"email": "a" * (app.config["MAX_CONTENT_LENGTH"] + 10)})
     assert response.status_code == 413
