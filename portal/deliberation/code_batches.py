@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
@@ -141,6 +141,17 @@ def get_code_batch(session: Session, batch_id: int) -> BatchSummary:
     return _summaries(session, [batch])[0]
 
 
+def _revoke_unused(session: Session, *where: ColumnElement[bool]) -> int:
+    """Revoke the codes matching ``where`` that are neither used nor revoked; how many."""
+    result = session.execute(
+        update(VerificationCode)
+        .where(*where, VerificationCode.used_at.is_(None), VerificationCode.revoked.is_(False))
+        .values(revoked=True)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def revoke_unused_codes(
     session: Session, *, batch: VerificationCodeBatch, actor: User, ip: str | None = None
 ) -> int:
@@ -148,18 +159,9 @@ def revoke_unused_codes(
 
     A code being redeemed at this very moment is either used or revoked, never both: the
     redemption's claim requires ``revoked`` to be false (see ``redeem_verification_code``)."""
-    result = session.execute(
-        update(VerificationCode)
-        .where(
-            VerificationCode.batch_id == batch.id,
-            VerificationCode.used_at.is_(None),
-            VerificationCode.revoked.is_(False),
-            VerificationCode.expires_at > utcnow(),
-        )
-        .values(revoked=True)
-        .execution_options(synchronize_session=False)
+    revoked = _revoke_unused(
+        session, VerificationCode.batch_id == batch.id, VerificationCode.expires_at > utcnow()
     )
-    revoked = int(result.rowcount or 0)  # type: ignore[attr-defined]
     record_audit(
         session,
         actor=actor,
@@ -188,17 +190,7 @@ def revoke_code(session: Session, *, code: str, actor: User, ip: str | None = No
         raise ValidationError(
             _("This code has already been used; it cannot be revoked."), field="code"
         )
-    claimed = session.execute(
-        update(VerificationCode)
-        .where(
-            VerificationCode.id == record.id,
-            VerificationCode.used_at.is_(None),
-            VerificationCode.revoked.is_(False),
-        )
-        .values(revoked=True)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if _revoke_unused(session, VerificationCode.id == record.id) != 1:
         raise ValidationError(_("This code has already been used or revoked."), field="code")
     record_audit(
         session,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -100,12 +101,21 @@ def keys_rotate(hash_key: bool) -> None:
         )
     else:
         kid = key_ops.rotate_key_file(Path(ring.source))
-        click.echo(
-            f"new active key {kid} written to {ring.source}; restart the workers one at a time, "
-            "then run `flask --app portal keys reencrypt`."
-        )
+        _echo_key_file_rotated("key", kid, ring.source, then="reencrypt")
+    _audit("key_rotated", {"new_key_id": kid})
+
+
+def _echo_key_file_rotated(what: str, kid: str, source: str, *, then: str) -> None:
+    click.echo(
+        f"new active {what} {kid} written to {source}; restart the workers one at a time, "
+        f"then run `flask --app portal keys {then}`."
+    )
+
+
+def _audit(action: str, after: dict[str, Any]) -> None:
+    """Record what a command did, in a transaction of its own."""
     session = get_session()
-    record_audit(session, actor=CLI_ACTOR, action="key_rotated", after={"new_key_id": kid})
+    record_audit(session, actor=CLI_ACTOR, action=action, after=after)
     session.commit()
 
 
@@ -127,13 +137,8 @@ def _rotate_hash_key() -> None:
         )
     else:
         kid = hash_ops.rotate_hash_key_file(Path(ring.source))
-        click.echo(
-            f"new active hash key {kid} written to {ring.source}; restart the workers one at a "
-            "time, then run `flask --app portal keys rehash`."
-        )
-    session = get_session()
-    record_audit(session, actor=CLI_ACTOR, action="hash_key_rotated", after={"new_key_id": kid})
-    session.commit()
+        _echo_key_file_rotated("hash key", kid, ring.source, then="rehash")
+    _audit("hash_key_rotated", {"new_key_id": kid})
 
 
 @keys_group.command("rehash")
@@ -149,19 +154,15 @@ def keys_rehash(batch_size: int) -> None:
             )
     except KeyRingError as exc:  # a value under a data key no longer in the ring
         raise click.ClickException(f"{exc}; batches done so far are kept, run again") from exc
-    session = get_session()
-    record_audit(
-        session,
-        actor=CLI_ACTOR,
-        action="lookup_hashes_rehashed",
-        after={
+    _audit(
+        "lookup_hashes_rehashed",
+        {
             "active": ring.hash_active,
             "rehashed": report.rehashed,
             "changed_meanwhile": report.skipped_changed,
             "conflicts": len(report.conflicts),
         },
     )
-    session.commit()
     click.echo(
         f"re-hashed {report.rehashed} values under {ring.hash_active} in {report.batches} batches"
         + (
@@ -188,18 +189,14 @@ def keys_reencrypt(batch_size: int) -> None:
         report = key_ops.reencrypt(
             _session_factory(), ring, batch_size=batch_size, on_batch=bar.update
         )
-    session = get_session()
-    record_audit(
-        session,
-        actor=CLI_ACTOR,
-        action="keys_reencrypted",
-        after={
+    _audit(
+        "keys_reencrypted",
+        {
             "active": ring.active,
             "rewritten": report.rewritten,
             "changed_meanwhile": report.skipped_changed,
         },
     )
-    session.commit()
     click.echo(
         f"re-encrypted {report.rewritten} values under {ring.active} in {report.batches} batches"
         + (

@@ -49,6 +49,7 @@ from portal.privacy.crypto import (
     read_key_file,
     write_key_file,
 )
+from portal.privacy.keys import keyset_batches
 
 
 @dataclass(frozen=True)
@@ -227,21 +228,10 @@ def _batches(
     """(primary key, stored hash, fresh hash) of rows not under the active key, by pk order."""
     ring_kid_filter = _canonical_under(spec.hash_column, active)
     pk = spec.table.primary_key.columns.values()[0]
-    last = None
-    while True:
-        stmt = (
-            select(pk, spec.hash_column, *(_raw(c) for c in spec.sources))
-            .where(_stored(spec.hash_column), ~ring_kid_filter)
-            .order_by(pk)
-            .limit(batch_size)
-        )
-        if last is not None:
-            stmt = stmt.where(pk > last)
-        rows = session.execute(stmt).all()
-        session.rollback()  # end the read transaction: writes happen batch by batch
-        if not rows:
-            return
-        last = rows[-1][0]
+    stmt = select(pk, spec.hash_column, *(_raw(c) for c in spec.sources)).where(
+        _stored(spec.hash_column), ~ring_kid_filter
+    )
+    for rows in keyset_batches(session, stmt, pk, batch_size):
         yield [(row[0], row[1], row[2:]) for row in rows]  # type: ignore[misc]
 
 

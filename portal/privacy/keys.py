@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Column, Table, Text, func, literal, select, type_coerce, update
+from sqlalchemy import Column, Row, Select, Table, Text, func, literal, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from portal.db import Base
@@ -77,20 +78,31 @@ class ReencryptReport:
     batches: int = 0
 
 
+def keyset_batches(
+    session: Session, stmt: Select[Any], pk: Column[Any], batch_size: int
+) -> Iterator[Sequence[Row[Any]]]:
+    """The rows of ``stmt`` (whose first column is ``pk``) by pk order, ``batch_size`` at a time.
+
+    The read transaction ends after each batch: writes happen batch by batch."""
+    last = None
+    while True:
+        page = stmt.order_by(pk).limit(batch_size)
+        if last is not None:
+            page = page.where(pk > last)
+        rows = session.execute(page).all()
+        session.rollback()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield rows
+
+
 def _batches(
     session: Session, table: Table, column: Column[str], active: str, batch_size: int
 ) -> Iterator[list[tuple[int, str]]]:
     pk = table.primary_key.columns.values()[0]
-    last = None
-    while True:
-        stmt = select(pk, _raw(column)).where(column.is_not(None)).order_by(pk).limit(batch_size)
-        if last is not None:
-            stmt = stmt.where(pk > last)
-        rows = session.execute(stmt).all()
-        session.rollback()  # end the read transaction: writes happen batch by batch
-        if not rows:
-            return
-        last = rows[-1][0]
+    stmt = select(pk, _raw(column)).where(column.is_not(None))
+    for rows in keyset_batches(session, stmt, pk, batch_size):
         todo = [
             (row_id, stored)
             for row_id, stored in rows
