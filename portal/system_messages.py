@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,14 @@ def _answer_summary(args: Mapping[str, Any]) -> str:
     )
 
 
+def _threshold(args: Mapping[str, Any]) -> str:
+    return ngettext(
+        "%(num)d resident supports this proposal.",
+        "%(num)d residents support this proposal.",
+        int(args["n"]),
+    )
+
+
 def _answered(args: Mapping[str, Any]) -> str:
     return f"{_outcome(args)}: {args['title']}"
 
@@ -85,7 +93,7 @@ def _answered(args: Mapping[str, Any]) -> str:
 #: code → how to render its arguments. Codes are stored: never rename or reuse one.
 MESSAGES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     # proposals (portal.deliberation)
-    "proposal_threshold_reached": _text(N_("%(n)d residents support this proposal.")),
+    "proposal_threshold_reached": _threshold,  # n
     "proposal_routed": _routed,  # department: {"name", "name_en"}, number
     "proposal_archived": _text(
         N_("The support window ended on %(date)s with %(n)d of the %(needed)d supports needed.")

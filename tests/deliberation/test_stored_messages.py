@@ -135,7 +135,7 @@ def test_threshold_routing_moderation_and_answer_follow_the_reader(  # type: ign
 
     zh = _get(client, f"/proposals/{proposal.id}", "zh_Hans_CN").get_data(as_text=True)
     en = _get(client, f"/proposals/{proposal.id}", "en").get_data(as_text=True)
-    assert "已有 1 位居民附议此建议。" in zh and "1 residents support this proposal." in en
+    assert "已有 1 位居民附议此建议。" in zh and "1 resident supports this proposal." in en
     number = proposal.case.tracking_number
     assert f"已转{department.name}（诉求编号 {number}）。" in zh
     assert f"Sent to {department.name_en} (case {number})." in en
