@@ -92,8 +92,10 @@ def help_text(_: Translate) -> str:
             _("• Check a case: /status followed by the tracking number."),
             _("• My cases: the cases you reported or follow."),
             _(
-                "• Proposals nearby: see what neighbours propose, support them and comment; "
-                "/verify CODE with the code from your community office if the portal asks for it."
+                "• Proposals nearby: see what neighbours propose, support them and comment. If "
+                "the portal asks you to verify: /verify shows a button that confirms your phone "
+                "number (Telegram has checked it); /verify CODE uses a code from your community "
+                "office."
             ),
             _(
                 "• /language switches between Chinese and English; /cancel stops what you are doing."
