@@ -348,6 +348,22 @@ class Thread:
     page: int
     per_page: int
     sort: str
+    closed: str | None = None  # why nobody can comment, reply or edit any more (None: open)
+
+
+def thread_closed(
+    session: Session, *, proposal_id: int | None = None, case_id: int | None = None
+) -> str | None:
+    """Why the thread takes no more comments, replies or edits (the same rules the writing
+    paths enforce), or ``None`` while it is open: a withdrawn or archived proposal, or a thread
+    that retention has processed."""
+    if proposal_id is not None:
+        status = session.scalar(select(Proposal.status).where(Proposal.id == proposal_id))
+        if status in ("withdrawn", "archived") or thread_retained(session, proposal_id):
+            return _("This proposal is closed for comments.")
+    elif case_id is not None and case_thread_retained(session, case_id):
+        return _("This case is closed for comments.")
+    return None
 
 
 def _placeholder(comment: Comment, viewer: User | None) -> str | None:
@@ -398,6 +414,7 @@ def load_thread(
         )
     now = utcnow()
     window = edit_window(session)
+    closed = thread_closed(session, proposal_id=proposal_id, case_id=case_id)
     nodes = {}
     for c in rows:
         placeholder = _placeholder(c, viewer)
@@ -406,7 +423,8 @@ def load_thread(
             shown=placeholder is None,
             placeholder=placeholder,
             liked=c.id in liked,
-            editable=viewer_id == c.author_id
+            editable=closed is None
+            and viewer_id == c.author_id
             and c.deleted_at is None
             and now - c.created_at <= window,
         )
@@ -423,7 +441,12 @@ def load_thread(
         top.sort(key=lambda n: n.comment.id, reverse=True)
     start = (page - 1) * per_page
     return Thread(
-        nodes=top[start : start + per_page], total=len(top), page=page, per_page=per_page, sort=sort
+        nodes=top[start : start + per_page],
+        total=len(top),
+        page=page,
+        per_page=per_page,
+        sort=sort,
+        closed=closed,
     )
 
 

@@ -159,3 +159,21 @@ def test_moderation_decisions_that_do_not_apply(client, session, make_proposal, 
     unknown = {"target_type": "case", "target_id": "1", "decision": "block"}
     assert client.post("/moderation/decide", data=unknown).status_code == 404
     assert session.scalars(select(AuditEntry)).all() == []
+
+
+def test_a_closed_thread_offers_no_comment_reply_or_edit(client, session, make_proposal, resident):  # type: ignore[no-untyped-def]
+    author = resident()
+    proposal = make_proposal(author=author)
+    login(client, author)
+    url = f"/proposals/{proposal.id}"
+    _, flashed = press(client, f"{url}/comments", body="补充一点意见", stance="for")
+    assert flashed == "success: Your comment is posted."
+    comment = session.scalars(select(Comment)).one()
+    open_page = client.get(url).get_data(as_text=True)
+    assert f'action="{url}/comments"' in open_page and f"/comments/{comment.id}/edit" in open_page
+    press(client, f"{url}/withdraw", reason="已有别的方案")
+    page = client.get(url).get_data(as_text=True)
+    assert "This proposal is closed for comments." in page
+    assert f'action="{url}/comments"' not in page  # no comment or reply form
+    assert f"/comments/{comment.id}/edit" not in page  # no edit link
+    assert "补充一点意见" in page  # the discussion itself stays readable

@@ -143,7 +143,11 @@ def test_closed_case_threads_lose_their_personal_data(
         data={"body": COMMENT, "stance": "for"},
         follow_redirects=True,
     )
-    assert "This case is closed for comments." in refused.get_data(as_text=True)
+    page = refused.get_data(as_text=True)
+    assert "This case is closed for comments." in page
+    # ...and the case page shows the thread but no longer offers a comment or reply form
+    assert 'id="thread"' in page and refused.request.path == f"/cases/{old.tracking_number}"
+    assert f'action="/cases/{old.tracking_number}/comments"' not in page
     session.expire_all()
     assert len(_bodies(session, old)) == 8
 
