@@ -167,11 +167,11 @@ def detect_surges(
             by_weekday[t.astimezone(tz).weekday()] += 1
     factors = [1.0] * 7
     if weekly:
-        factors = weekday_factors(by_weekday, weekday_exposure(baseline_start, recent_start, tz))
+        base = weekday_exposure(baseline_start, recent_start, tz)
+        factors = weekday_factors(by_weekday, base)
     if factors == [1.0] * 7:
         scale = recent_days / baseline_days
     else:
-        base = weekday_exposure(baseline_start, recent_start, tz)
         window = weekday_exposure(recent_start, now, tz)
         scale = sum(w * f for w, f in zip(window, factors, strict=True)) / sum(
             b * f for b, f in zip(base, factors, strict=True)

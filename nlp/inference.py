@@ -91,7 +91,7 @@ class CompiledFeatures:
                 )
             )
             offset += len(vec.vocabulary_)
-        self.n_features = offset
+        self.n_features = offset  # width of the union (the columns' upper bound)
 
     def row(self, text: str) -> Row:
         """The features of one document."""
@@ -129,19 +129,6 @@ class CompiledFeatures:
 
     def rows(self, texts: Sequence[str]) -> list[Row]:
         return [self.row(t) for t in texts]
-
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """The features of many documents as scikit-learn's ``transform`` gives them."""
-        rows = self.rows(texts)
-        indptr = np.cumsum([0] + [len(r.indices) for r in rows])
-        return sp.csr_matrix(
-            (
-                np.concatenate([r.values for r in rows]) if rows else np.empty(0),
-                np.concatenate([r.indices for r in rows]) if rows else np.empty(0, np.int64),
-                indptr,
-            ),
-            shape=(len(texts), self.n_features),
-        )
 
 
 def rows_of(x: sp.spmatrix) -> list[Row]:

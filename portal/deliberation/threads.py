@@ -143,29 +143,37 @@ def case_thread_retained(session: Session, case_id: int) -> bool:
     return mark is not None
 
 
-def _refuse_retained_thread(
+def _lock_thread_target(
     session: Session, *, proposal_id: int | None = None, case_id: int | None = None
 ) -> None:
-    """Refuse a comment or an edit in a thread retention has processed. The proposal (case) row
-    is key-share locked first (PostgreSQL): a retention step running on it holds ``FOR UPDATE``,
-    so this waits for its commit and then sees its mark; a step starting later waits for this
-    transaction and masks what it wrote. Supports (``FOR NO KEY UPDATE``) are not blocked."""
+    """Key-share lock the proposal (case) row of a thread (PostgreSQL): a retention step running
+    on it holds ``FOR UPDATE``, so this waits for its commit and then sees its mark; a step
+    starting later waits for this transaction and masks what it wrote. Supports (``FOR NO KEY
+    UPDATE``) are not blocked."""
     if proposal_id is not None:
         session.execute(
             select(Proposal.id)
             .where(Proposal.id == proposal_id)
             .with_for_update(read=True, key_share=True)
         )
-        if thread_retained(session, proposal_id):
-            raise InvalidTransition(
-                _("This proposal is closed for comments."), code="thread_closed"
-            )
     elif case_id is not None:
         session.execute(
             select(Case.id).where(Case.id == case_id).with_for_update(read=True, key_share=True)
         )
-        if case_thread_retained(session, case_id):
-            raise InvalidTransition(_("This case is closed for comments."), code="thread_closed")
+
+
+def _refuse_retained_thread(
+    session: Session, *, proposal_id: int | None = None, case_id: int | None = None
+) -> None:
+    """Refuse an edit in a thread retention has processed (the thread row locked first)."""
+    _lock_thread_target(session, proposal_id=proposal_id, case_id=case_id)
+    if proposal_id is not None:
+        if thread_retained(session, proposal_id):
+            raise InvalidTransition(
+                _("This proposal is closed for comments."), code="thread_closed"
+            )
+    elif case_id is not None and case_thread_retained(session, case_id):
+        raise InvalidTransition(_("This case is closed for comments."), code="thread_closed")
 
 
 def _target_open(
@@ -174,17 +182,19 @@ def _target_open(
     if proposal is not None:
         if proposal.moderation == HIDDEN:
             raise NotFound(_("No such proposal."))
-        if proposal.status in ("withdrawn", "archived"):
-            raise InvalidTransition(
-                _("This proposal is closed for comments."), code="thread_closed"
-            )
-        _refuse_retained_thread(session, proposal_id=proposal.id)
     elif case is not None:
         if not permissions.is_public_case(case) or not permissions.can_view_case(user, case):
             raise NotFound(_("No such case."))
-        _refuse_retained_thread(session, case_id=case.id)
     else:
         raise ValueError("a comment needs a proposal or a case")
+    target = {
+        "proposal_id": proposal.id if proposal is not None else None,
+        "case_id": case.id if proposal is None and case is not None else None,
+    }
+    _lock_thread_target(session, **target)
+    closed = thread_closed(session, **target)  # the rule the thread pages show
+    if closed is not None:
+        raise InvalidTransition(closed, code="thread_closed")
 
 
 def post_comment(
@@ -354,9 +364,9 @@ class Thread:
 def thread_closed(
     session: Session, *, proposal_id: int | None = None, case_id: int | None = None
 ) -> str | None:
-    """Why the thread takes no more comments, replies or edits (the same rules the writing
-    paths enforce), or ``None`` while it is open: a withdrawn or archived proposal, or a thread
-    that retention has processed."""
+    """Why the thread takes no more comments or replies (what posting enforces; edits are refused
+    once retention has processed it), or ``None`` while it is open: a withdrawn or archived
+    proposal, or a thread that retention has processed."""
     if proposal_id is not None:
         status = session.scalar(select(Proposal.status).where(Proposal.id == proposal_id))
         if status in ("withdrawn", "archived") or thread_retained(session, proposal_id):

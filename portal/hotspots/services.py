@@ -285,20 +285,8 @@ def set_alert_status(
         raise ValidationError(_("Unknown status."), field="status")
     if alert.status == "actioned":
         raise ValidationError(_("This alert has already been acted on."), field="status")
-    before = alert.status
-    alert.status = status
-    alert.actioned_by_id = user.id
-    alert.actioned_at = utcnow()
-    alert.action_note = (note or "").strip()[:500] or None
-    record_audit(
-        session,
-        actor=user,
-        action="hotspot.status",
-        target_type="hotspot_alert",
-        target_id=alert.id,
-        before={"status": before},
-        after={"status": status},
-        reason=alert.action_note,
+    _change_status(
+        session, alert, user, note, status=status, action="hotspot.status", note_is_reason=True
     )
     session.flush()
     return alert
@@ -406,19 +394,36 @@ def open_proposal(
 def _mark_actioned(
     session: Session, alert: HotspotAlert, user: User, note: str | None, *, after: dict[str, Any]
 ) -> None:
+    _change_status(session, alert, user, note, status="actioned", action="hotspot.action", **after)
+
+
+def _change_status(
+    session: Session,
+    alert: HotspotAlert,
+    user: User,
+    note: str | None,
+    *,
+    status: str,
+    action: str,
+    note_is_reason: bool = False,
+    **after: Any,
+) -> None:
+    """Set the alert's status with who, when and the note, and audit it (``note_is_reason``:
+    the note is also the audit entry's reason)."""
     before = alert.status
-    alert.status = "actioned"
+    alert.status = status
     alert.actioned_by_id = user.id
     alert.actioned_at = utcnow()
     alert.action_note = (note or "").strip()[:500] or None
     record_audit(
         session,
         actor=user,
-        action="hotspot.action",
+        action=action,
         target_type="hotspot_alert",
         target_id=alert.id,
         before={"status": before},
-        after={"status": "actioned", **after},
+        after={"status": status, **after},
+        reason=alert.action_note if note_is_reason else None,
     )
 
 

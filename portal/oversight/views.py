@@ -96,7 +96,7 @@ def _query_string(**overrides: Any) -> dict[str, Any]:
 def _public_cache_control() -> str:
     """Browsers and proxies may keep public figures as long as the server's own cache does
     (``STATS_CACHE_SECONDS``), at most :data:`CSV_MAX_AGE`; with the cache off, not at all."""
-    seconds = min(CSV_MAX_AGE, int(current_app.config.get("STATS_CACHE_SECONDS", 60) or 0))
+    seconds = min(CSV_MAX_AGE, int(cache.stats_cache().ttl))
     return f"public, max-age={seconds}" if seconds > 0 else "no-cache"
 
 
